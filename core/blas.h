@@ -1,0 +1,27 @@
+// A thin wrapper over OpenBLAS: row-major SGEMM, the thread count, and the choice of kernels.
+//
+// Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to its generic
+// "Prescott" (SSE3) kernels, about 4-5× slower than its SkylakeX kernels on the same CPU.
+// OpenBLAS reads OPENBLAS_CORETYPE only when it loads, so delve re-executes itself once with the
+// right core type when it sees the fallback (ensure_fast_blas, first thing in every main()).
+#pragma once
+#include <string>
+
+namespace delve {
+
+// Call first in main(). If OpenBLAS runs a generic core on a CPU that supports a faster one and the
+// user did not set OPENBLAS_CORETYPE, re-executes this program with it set; otherwise returns.
+void ensure_fast_blas(int argc, char** argv);
+
+// The core OpenBLAS runs ("SkylakeX", "Haswell", "Prescott", ...).
+std::string blas_core();
+// The core this CPU supports best among OpenBLAS's kernels, by CPU feature flags.
+std::string blas_best_core_for_cpu();
+void blas_set_threads(int threads);
+int blas_threads();
+
+// C[M×N] = alpha · op(A) · op(B) + beta · C, all row-major; op(X) = Xᵀ when trans_x.
+void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+           const float* B, int ldb, float beta, float* C, int ldc);
+
+}  // namespace delve

@@ -1,0 +1,23 @@
+// im2col / col2im for channel-major batches (see core/tensor.h).
+//
+// x is C × N × H × W. cols is (C·kh·kw) × (N·Ho·Wo): row (c·kh + i)·kw + j holds, for every output
+// position of every image, the input pixel under kernel tap (i, j) of channel c (0 in the padding).
+// The row order matches a PyTorch conv weight [d, c, kh, kw] flattened to [d, c·kh·kw], so the whole
+// batch's convolution is the single GEMM y[d, N·Ho·Wo] = w[d, c·kh·kw] · cols.
+#pragma once
+#include "core/tensor.h"
+
+namespace delve {
+
+struct ConvGeometry {
+  int kh, kw, stride, pad;
+  int out_h(int h) const { return (h + 2 * pad - kh) / stride + 1; }
+  int out_w(int w) const { return (w + 2 * pad - kw) / stride + 1; }
+};
+
+// Writes cols from x (in: the shape of x).
+void im2col(const float* x, const Shape& in, const ConvGeometry& g, float* cols);
+// Overwrites dx with the sum of the cols entries that came from each input pixel.
+void col2im(const float* cols, const Shape& in, const ConvGeometry& g, float* dx);
+
+}  // namespace delve

@@ -1,0 +1,78 @@
+// A sequential net: owns the layers, the activations, and one flat arena each for parameters,
+// gradients and momentum (layers get views, layers/param.h).
+//
+// Shapes: input x is C × N × H × W (channel-major); the output of the last layer is the logits,
+// [classes × N] (C = classes, H = W = 1). The loss (layers/softmax_xent.h) stays outside the Net.
+#pragma once
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "layers/layer.h"
+#include "layers/param.h"
+
+namespace delve {
+
+struct InitSpec;
+
+class Net {
+ public:
+  Net() = default;
+  Net(const Net&) = delete;
+  Net& operator=(const Net&) = delete;
+
+  Layer& add(std::unique_ptr<Layer> layer);
+
+  // Declares every parameter for the input shape (input.n = batch size), allocates the arenas,
+  // sizes activations for that batch, and fills parameters: weights by `init`, biases and slopes
+  // by their declared fill. Call once, after the last add().
+  void build(const Shape& input, const InitSpec& init, Rng& rng);
+  // Re-initialises every parameter (weights by `init`) and zeroes gradients and momentum.
+  void init(const InitSpec& init, Rng& rng);
+  // Resizes activations for another batch size (e.g. the last, partial evaluation batch).
+  void set_batch(int n);
+
+  // Runs every layer; returns the logits.
+  const Tensor& forward(const Tensor& x, Mode mode);
+  // Observer called with (layer index, ∂L/∂x of that layer) during backward, for statistics.
+  using GradObserver = std::function<void(size_t, const Tensor&)>;
+  // Back-propagates dlogits through every layer of the last forward(); ACCUMULATES parameter
+  // gradients (call zero_grad() first). With an observer, also computes ∂L/∂x of the first layer.
+  void backward(const Tensor& dlogits, const GradObserver& observer = nullptr);
+  void zero_grad();
+
+  std::vector<std::unique_ptr<Layer>>& layers() { return layers_; }
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+  std::vector<std::unique_ptr<Param>>& params() { return registry_.all(); }
+  const std::vector<std::unique_ptr<Param>>& params() const { return registry_.all(); }
+  Param* find_param(const std::string& name);
+  const Tensor& activation(size_t layer) const { return acts_[layer]; }  // output of layer i
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return acts_.back().shape(); }
+  Tensor& param_arena() { return values_; }
+  Tensor& grad_arena() { return grads_; }
+  Tensor& momentum_arena() { return momentum_; }
+  size_t param_count() const { return values_.size(); }
+  bool built() const { return built_; }
+  // Bytes held by activations, gradient buffers, scratch and arenas (for memory reports).
+  size_t memory_bytes() const;
+
+  // The generator the Net's stochastic layers (dropout) draw from; saved in checkpoints.
+  Rng& rng() { return rng_; }
+
+ private:
+  std::vector<std::unique_ptr<Layer>> layers_;
+  ParamRegistry registry_;
+  Tensor values_, grads_, momentum_;
+  std::vector<Tensor> acts_;   // acts_[i] = output of layer i
+  Tensor grad_a_, grad_b_;     // ping-pong buffers for ∂L/∂activation during backward
+  std::vector<float> scratch_; // shared transient scratch (im2col columns)
+  const Tensor* last_input_ = nullptr;
+  Shape input_shape_;
+  Rng rng_{0};
+  bool built_ = false;
+};
+
+}  // namespace delve
