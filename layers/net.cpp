@@ -1,0 +1,125 @@
+#include "layers/net.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "layers/init.h"
+
+namespace delve {
+
+namespace {
+// Parameters start on 64-byte boundaries inside the arenas, so every view is as aligned as a Tensor.
+constexpr size_t kAlignFloats = 16;
+size_t align_up(size_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
+}  // namespace
+
+Layer& Net::add(std::unique_ptr<Layer> layer) {
+  if (built_) throw ShapeError("cannot add layer '" + layer->name() + "' after the net was built");
+  for (auto& l : layers_)
+    if (l->name() == layer->name()) throw ShapeError("two layers are named '" + layer->name() + "'");
+  layers_.push_back(std::move(layer));
+  return *layers_.back();
+}
+
+void Net::build(const Shape& input, const InitSpec& init_spec, Rng& rng) {
+  if (built_) throw ShapeError("the net is built already");
+  if (layers_.empty()) throw ShapeError("the net has no layers");
+  input_shape_ = input;
+  Shape s = input;
+  for (auto& layer : layers_) {
+    layer->declare(s, registry_);
+    s = layer->reshape(s);
+  }
+  size_t total = 0;
+  for (auto& p : registry_.all()) {
+    p->offset = total;
+    total += align_up(p->count());
+  }
+  const Shape arena{1, 1, 1, int(total)};
+  values_.resize(arena);
+  grads_.resize(arena);
+  momentum_.resize(arena);
+  for (auto& p : registry_.all()) {
+    const Shape ps{1, 1, 1, int(p->count())};
+    p->w = Tensor::view(values_.data() + p->offset, ps);
+    p->dw = Tensor::view(grads_.data() + p->offset, ps);
+    p->v = Tensor::view(momentum_.data() + p->offset, ps);
+  }
+  acts_.resize(layers_.size());
+  built_ = true;
+  set_batch(input.n);
+  init(init_spec, rng);
+}
+
+void Net::init(const InitSpec& init_spec, Rng& rng) {
+  values_.zero();
+  grads_.zero();
+  momentum_.zero();
+  for (auto& p : registry_.all()) init_param(*p, init_spec, rng);
+}
+
+void Net::set_batch(int n) {
+  if (!built_) throw ShapeError("set_batch before build");
+  if (n <= 0) throw ShapeError("batch size must be positive, got " + std::to_string(n));
+  Shape s = input_shape_;
+  s.n = n;
+  input_shape_.n = n;
+  size_t scratch = 0, largest = s.count();
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    scratch = std::max(scratch, layers_[i]->scratch_floats(s));
+    s = layers_[i]->reshape(s);
+    acts_[i].resize(s);
+    largest = std::max(largest, s.count());
+  }
+  // ∂L/∂(activation) buffers: every gradient has the shape of some layer's input or output.
+  grad_a_.resize(Shape{1, 1, 1, int(largest)});
+  grad_b_.resize(Shape{1, 1, 1, int(largest)});
+  if (scratch_.size() < scratch) scratch_.resize(scratch);
+  for (auto& layer : layers_) layer->set_scratch(scratch_.data());
+}
+
+const Tensor& Net::forward(const Tensor& x, Mode mode) {
+  const Shape& in = x.shape();
+  if (in.c != input_shape_.c || in.h != input_shape_.h || in.w != input_shape_.w)
+    throw ShapeError("net expects input " + std::to_string(input_shape_.c) + "x" + std::to_string(input_shape_.h) +
+                     "x" + std::to_string(input_shape_.w) + " per image, got " + in.str());
+  if (in.n != input_shape_.n) set_batch(in.n);
+  last_input_ = &x;
+  for (size_t i = 0; i < layers_.size(); ++i) layers_[i]->forward(i == 0 ? x : acts_[i - 1], acts_[i], mode);
+  return acts_.back();
+}
+
+void Net::backward(const Tensor& dlogits, const GradObserver& observer) {
+  if (last_input_ == nullptr) throw ShapeError("backward called before forward");
+  if (dlogits.shape() != acts_.back().shape())
+    throw ShapeError("dlogits " + dlogits.shape().str() + " does not match the output " + acts_.back().shape().str());
+  const Tensor* dy = &dlogits;
+  Tensor* buffers[2] = {&grad_a_, &grad_b_};
+  for (size_t k = layers_.size(); k-- > 0;) {
+    const Tensor& x = k == 0 ? *last_input_ : acts_[k - 1];
+    const bool want_dx = k > 0 || observer;
+    Tensor* dx = buffers[k % 2];
+    dx->resize(x.shape());
+    layers_[k]->backward(x, acts_[k], *dy, want_dx ? dx : nullptr);
+    if (!want_dx) break;
+    if (observer) observer(k, *dx);
+    dy = dx;
+  }
+}
+
+void Net::zero_grad() { grads_.zero(); }
+
+Param* Net::find_param(const std::string& name) {
+  for (auto& p : registry_.all())
+    if (p->name == name) return p.get();
+  return nullptr;
+}
+
+size_t Net::memory_bytes() const {
+  size_t floats = values_.size() + grads_.size() + momentum_.size() + grad_a_.size() + grad_b_.size() +
+                  scratch_.capacity();
+  for (auto& a : acts_) floats += a.size();
+  return floats * sizeof(float);
+}
+
+}  // namespace delve
