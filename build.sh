@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what delve needs from Debian (when missing) and builds it into build/.
+# Usage: ./build.sh            Release build in build/
+#        ./build.sh --sanitize AddressSanitizer + UBSan build in build-sanitize/
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(cmake g++ make pkg-config libopenblas-dev libstb-dev nlohmann-json3-dev doctest-dev zlib1g-dev
+          libcli11-dev dataset-fashion-mnist)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "build.sh: installing ${missing[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+dir=build
+flags=(-DCMAKE_BUILD_TYPE=Release)
+if [ "${1:-}" = "--sanitize" ]; then
+  dir=build-sanitize
+  flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDELVE_SANITIZE=ON)
+fi
+cmake -S . -B "$dir" "${flags[@]}" >/dev/null
+echo "build.sh: building $dir/ (about two minutes the first time)" >&2
+if ! cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1; then
+  grep -E -A3 "error" "$dir/build.log" | head -60 >&2
+  echo "build.sh: build failed; the whole log is $dir/build.log" >&2
+  exit 1
+fi

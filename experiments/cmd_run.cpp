@@ -1,0 +1,86 @@
+// delve run CONFIG: trains every member of the config's sweep, one after another.
+#include <cstdio>
+#include <filesystem>
+
+#include "core/error.h"
+#include "experiments/commands.h"
+#include "experiments/config.h"
+#include "experiments/plot.h"
+#include "experiments/signals.h"
+#include "experiments/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace delve {
+
+int command_run(const RunArgs& args) {
+  const json resolved = load_resolved_config(args.config, args.sets);
+  std::vector<SweepMember> members = expand_sweep(resolved);
+  for (auto& m : members) parse_run_config(m.config);  // every member's errors before any training
+  if (!args.only.empty()) {
+    std::vector<SweepMember> chosen;
+    for (auto& name : args.only) {
+      auto it = std::find_if(members.begin(), members.end(), [&](const SweepMember& m) { return m.name == name; });
+      if (it == members.end()) {
+        std::string known;
+        for (auto& m : members) known += (known.empty() ? "" : ", ") + (m.name.empty() ? "(no sweep)" : m.name);
+        throw UsageError("--only " + name + ": no such sweep member (members: " + known + ")");
+      }
+      chosen.push_back(*it);
+    }
+    members = chosen;
+  }
+  const std::string name = resolved["name"].get<std::string>();
+  const std::string base = !args.out.empty() ? args.out
+                           : !resolved["out"].get<std::string>().empty() ? resolved["out"].get<std::string>()
+                                                                         : "runs/" + name;
+  install_stop_handlers();
+  int exit_code = kExitOk;
+  std::vector<std::string> dirs;
+  std::vector<std::string> outcomes;
+  for (auto& m : members) {
+    RunConfig cfg = parse_run_config(m.config);
+    if (!m.name.empty()) cfg.name = name + "/" + m.name;
+    RunOptions opt;
+    opt.dir = m.name.empty() ? base : (fs::path(base) / m.name).string();
+    opt.resume = args.resume;
+    opt.force = args.force;
+    opt.progress = !args.quiet;
+    if (!args.quiet) std::fprintf(stderr, "delve: run %s -> %s\n", cfg.name.c_str(), opt.dir.c_str());
+    RunOutcome outcome;
+    try {
+      outcome = train_run(cfg, opt);
+    } catch (const DivergenceError& e) {
+      std::fprintf(stderr, "delve: %s: %s\n", cfg.name.c_str(), e.what());
+      exit_code = e.code;
+      outcomes.push_back(cfg.name + ": diverged");
+      dirs.push_back(opt.dir);
+      continue;  // the other members of a sweep still run
+    }
+    dirs.push_back(opt.dir);
+    write_run_plot(opt.dir);
+    const json& s = outcome.summary;
+    char line[400];
+    auto pct = [](const json& v) { return v.is_number() ? 100.0 * v.get<double>() : NAN; };
+    std::snprintf(line, sizeof line, "%-28s %-11s train error %6.2f%%  test error %6.2f%%  (%.0f s, %.0f img/s)  %s",
+                  cfg.name.c_str(), s["status"].get<std::string>().c_str(), pct(s["train_error"]), pct(s["test_error"]),
+                  s["seconds"].get<double>(), s["images_per_s"].get<double>(), opt.dir.c_str());
+    outcomes.push_back(line);
+    if (outcome.exit_code != kExitOk) {
+      exit_code = outcome.exit_code;
+      break;  // interrupted: stop the sweep too
+    }
+  }
+  if (members.size() > 1 && !dirs.empty()) {
+    const std::string picture = (fs::path(base) / "curves.svg").string();
+    write_comparison_plot(dirs, picture, name);
+    outcomes.push_back("picture: " + picture);
+  }
+  for (auto& o : outcomes) std::printf("%s\n", o.c_str());
+  if (exit_code == kExitInterrupted)
+    std::fprintf(stderr, "delve: interrupted; state saved. Continue with: delve run %s --resume%s\n", args.config.c_str(),
+                 args.out.empty() ? "" : (" --out " + args.out).c_str());
+  return exit_code;
+}
+
+}  // namespace delve

@@ -1,0 +1,48 @@
+// The delve subcommands, one file each (experiments/cmd_<name>.cpp); main.cpp parses the command
+// line with CLI11 and calls these. Each returns the process exit code (core/error.h).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace delve {
+
+struct RunArgs {
+  std::string config;
+  std::string out;
+  std::vector<std::string> sets;
+  std::vector<std::string> only;  // sweep members to run (by name); empty: all
+  bool resume = false, force = false, quiet = false;
+};
+int command_run(const RunArgs& args);
+
+struct ProbeArgs {
+  std::string config;
+  std::vector<std::string> sets;
+  int batches = 4;
+  std::string json_out, svg_out;
+};
+int command_probe(const ProbeArgs& args);
+
+struct PlotArgs {
+  std::vector<std::string> runs;
+  std::string out;
+  std::string what = "curves";  // curves | layers | slopes
+  std::string metric;           // for layers: response_std, grad_input_std, positive_fraction, ...
+  std::string title;
+};
+int command_plot(const PlotArgs& args);
+
+struct SlopesArgs {
+  std::vector<std::string> runs;
+  bool json = false;
+};
+int command_slopes(const SlopesArgs& args);
+
+struct EvalArgs {
+  std::string checkpoint;
+  std::vector<std::string> sets;
+  std::string split = "test";
+};
+int command_eval(const EvalArgs& args);
+
+}  // namespace delve

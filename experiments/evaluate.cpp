@@ -1,0 +1,33 @@
+#include "experiments/evaluate.h"
+
+#include <vector>
+
+#include "layers/softmax_xent.h"
+
+namespace delve {
+
+EvalResult evaluate(Net& net, Batcher& batches) {
+  EvalResult r;
+  SoftmaxCrossEntropy xent;
+  Tensor x;
+  std::vector<int32_t> labels;
+  double loss_sum = 0;
+  size_t errors_sum = 0;
+  const int train_batch = net.input_shape().n;
+  batches.seek(0, 0);
+  while (batches.next(x, labels)) {
+    const Tensor& logits = net.forward(x, Mode::Eval);
+    int errors = 0;
+    loss_sum += double(xent.forward(logits, labels.data(), &errors)) * double(labels.size());
+    errors_sum += size_t(errors);
+    r.images += labels.size();
+  }
+  net.set_batch(train_batch);  // the last batch may have been partial
+  if (r.images) {
+    r.loss = loss_sum / double(r.images);
+    r.error = double(errors_sum) / double(r.images);
+  }
+  return r;
+}
+
+}  // namespace delve

@@ -1,0 +1,133 @@
+#include "experiments/layer_stats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace delve {
+
+void mean_std(const float* v, size_t n, double& mean, double& std) {
+  double s = 0, s2 = 0;
+  for (size_t i = 0; i < n; ++i) {
+    s += v[i];
+    s2 += double(v[i]) * v[i];
+  }
+  mean = n ? s / double(n) : 0.0;
+  std = n ? std::sqrt(std::max(0.0, s2 / double(n) - mean * mean)) : 0.0;
+}
+
+LayerProbe::LayerProbe(Net& net) : net_(net), grad_std_(net.layers().size(), std::numeric_limits<double>::quiet_NaN()) {}
+
+Net::GradObserver LayerProbe::observer() {
+  return [this](size_t layer, const Tensor& dx) {
+    if (net_.layers()[layer]->weight() == nullptr) return;
+    double mean, std;
+    mean_std(dx.data(), dx.size(), mean, std);
+    grad_std_[layer] = std;
+  };
+}
+
+namespace {
+double norm(const Tensor& t) {
+  double s = 0;
+  for (size_t i = 0; i < t.size(); ++i) s += double(t[i]) * t[i];
+  return std::sqrt(s);
+}
+
+// The squared-slope factor ½(1+a²) of the rectifier at layer index k (1 for tanh or none).
+double rectifier_factor(Net& net, size_t k, double* slope_mean = nullptr) {
+  auto& layers = net.layers();
+  if (k >= layers.size() || !layers[k]->is_activation()) return 1.0;
+  const std::string kind = layers[k]->kind();
+  if (kind == "relu") return 0.5;
+  if (kind == "prelu") {
+    const Param* a = net.find_param(layers[k]->name() + ".weight");
+    double sum2 = 0, sum = 0;
+    for (size_t i = 0; i < a->count(); ++i) sum2 += double(a->w[i]) * a->w[i], sum += a->w[i];
+    if (slope_mean) *slope_mean = sum / double(a->count());
+    return 0.5 * (1.0 + sum2 / double(a->count()));
+  }
+  return 1.0;
+}
+}  // namespace
+
+std::vector<LayerStats> LayerProbe::collect() const {
+  std::vector<LayerStats> out;
+  auto& layers = net_.layers();
+  size_t previous_weight = SIZE_MAX;
+  for (size_t k = 0; k < layers.size(); ++k) {
+    Param* w = layers[k]->weight();
+    if (!w) continue;
+    LayerStats s;
+    s.layer = layers[k]->name();
+    s.describe = layers[k]->describe();
+    s.depth = int(out.size()) + 1;
+    const Tensor& y = net_.activation(k);
+    mean_std(y.data(), y.size(), s.response_mean, s.response_std);
+    s.grad_input_std = grad_std_[k];
+    const size_t per_channel = y.shape().per_channel();
+    size_t positive_total = 0;
+    s.positive_min = 1.0;
+    s.positive_max = 0.0;
+    for (int c = 0; c < y.shape().c; ++c) {
+      const float* yc = y.channel(c);
+      size_t positive = 0;
+      for (size_t i = 0; i < per_channel; ++i) positive += yc[i] > 0.f;
+      positive_total += positive;
+      const double f = double(positive) / double(per_channel);
+      s.positive_min = std::min(s.positive_min, f);
+      s.positive_max = std::max(s.positive_max, f);
+    }
+    s.positive_fraction = double(positive_total) / double(y.size());
+    const bool has_act = k + 1 < layers.size() && layers[k + 1]->is_activation();
+    s.activation = has_act ? layers[k + 1]->kind() : "none";
+    if (has_act && s.activation == std::string("prelu")) {
+      const Param* a = net_.find_param(layers[k + 1]->name() + ".weight");
+      const float* av = a->w.data();
+      double sum = 0;
+      for (size_t i = 0; i < a->count(); ++i) sum += av[i];
+      s.slope_mean = sum / double(a->count());
+      s.slope_min = *std::min_element(av, av + a->count());
+      s.slope_max = *std::max_element(av, av + a->count());
+    }
+    double wmean;
+    mean_std(w->w.data(), w->count(), wmean, s.weight_std);
+    s.weight_norm = norm(w->w);
+    s.update_ratio = s.weight_norm > 0 ? norm(w->v) / s.weight_norm : 0.0;
+    const double var_w = s.weight_std * s.weight_std + wmean * wmean;  // E[w²]
+    // Forward: the rectifier applied to the previous weight layer's response feeds this layer.
+    const double before = previous_weight == SIZE_MAX ? 1.0 : rectifier_factor(net_, previous_weight + 1);
+    s.gain_forward = before * w->fan_in() * var_w;
+    s.gain_backward = rectifier_factor(net_, k + 1) * w->fan_out() * var_w;
+    previous_weight = k;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+nlohmann::json to_json(const LayerStats& s) {
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json j = {{"layer", s.layer},
+                      {"shape", s.describe},
+                      {"depth", s.depth},
+                      {"activation", s.activation},
+                      {"response_mean", num(s.response_mean)},
+                      {"response_std", num(s.response_std)},
+                      {"grad_input_std", num(s.grad_input_std)},
+                      {"positive_fraction", num(s.positive_fraction)},
+                      {"positive_min", num(s.positive_min)},
+                      {"positive_max", num(s.positive_max)},
+                      {"weight_norm", num(s.weight_norm)},
+                      {"weight_std", num(s.weight_std)},
+                      {"update_ratio", num(s.update_ratio)},
+                      {"gain_forward", num(s.gain_forward)},
+                      {"gain_backward", num(s.gain_backward)}};
+  if (s.slope_mean) {
+    j["slope_mean"] = num(*s.slope_mean);
+    j["slope_min"] = num(*s.slope_min);
+    j["slope_max"] = num(*s.slope_max);
+  }
+  return j;
+}
+
+}  // namespace delve

@@ -1,0 +1,112 @@
+// delve: train deep plain convolutional nets on the CPU and see why they train or stall.
+// The command line: parses arguments (CLI11) and dispatches to experiments/cmd_*.cpp.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include "core/blas.h"
+#include "core/error.h"
+#include "experiments/commands.h"
+
+using namespace delve;
+
+int main(int argc, char** argv) {
+  ensure_fast_blas(argc, argv);
+
+  CLI::App app{
+      "delve: trains deep plain conv nets on the CPU to reproduce He et al. 2015, \"Delving Deep into\n"
+      "Rectifiers\" (PReLU, Kaiming initialisation) against the \"Xavier\" initialisation, and measures\n"
+      "layer by layer why deep rectifier nets train or stall.",
+      "delve"};
+  app.require_subcommand(1);
+  app.footer(
+      "\nExamples:\n"
+      "  delve run experiments/default.json                 train (Xavier vs Kaiming, 30 layers)\n"
+      "  delve run experiments/fig3_plain30.json --set train.epochs=2 --only kind-kaiming\n"
+      "  delve probe experiments/probe_plain30.json          signal propagation at initialisation\n"
+      "  delve plot runs/default/*/ -o curves.svg            error curves of several runs\n"
+      "  delve slopes runs/table1/*/                         learned PReLU slopes (Table 1)\n"
+      "  delve eval runs/default/kind-kaiming/checkpoint.safetensors\n"
+      "Run 'delve COMMAND --help' for a command's options. Exit codes: 0 ok, 2 usage, 3 config,\n"
+      "4 data, 5 checkpoint, 6 diverged, 130 interrupted (state saved: resume with --resume).");
+
+  RunArgs run;
+  auto* run_cmd = app.add_subcommand("run", "Train the runs of an experiment config into run directories");
+  run_cmd->add_option("config", run.config, "Experiment config (JSON)")->required()->check(CLI::ExistingFile);
+  run_cmd->add_option("--out", run.out, "Run directory (default: the config's \"out\", else runs/<name>)");
+  run_cmd->add_option("--set", run.sets, "Override a config value: --set train.epochs=3 --set init.kind=xavier")
+      ->allow_extra_args(false);
+  run_cmd->add_option("--only", run.only, "Run only these sweep members (names as in the run directories)")
+      ->allow_extra_args(false);
+  run_cmd->add_flag("--resume", run.resume, "Continue from each run's checkpoint (bit-identical to an uninterrupted run)");
+  run_cmd->add_flag("--force", run.force, "Start over in a run directory that already holds a run");
+  run_cmd->add_flag("--quiet", run.quiet, "No progress line on stderr");
+  run_cmd->footer(
+      "\nWrites per run: config.json (resolved), log.jsonl (events), summary.json, checkpoint.safetensors,\n"
+      "curves.svg. A sweep writes one sub-directory per member and a curves.svg comparing them.\n"
+      "Ctrl-C finishes the step, saves a checkpoint and stops (exit 130); --resume continues.\n"
+      "Example:\n  delve run experiments/default.json --set train.epochs=1 --out runs/try");
+
+  ProbeArgs probe;
+  auto* probe_cmd = app.add_subcommand("probe", "Per-layer signal statistics at initialisation, against the paper's theory");
+  probe_cmd->add_option("config", probe.config, "Experiment config (JSON); a sweep probes every member")
+      ->required()
+      ->check(CLI::ExistingFile);
+  probe_cmd->add_option("--set", probe.sets, "Override a config value")->allow_extra_args(false);
+  probe_cmd->add_option("--batches", probe.batches, "Batches to average over")->check(CLI::Range(1, 1000));
+  probe_cmd->add_option("--json", probe.json_out, "Also write the statistics as JSON to this file");
+  probe_cmd->add_option("-o,--svg", probe.svg_out, "Also draw response and gradient std against depth (SVG)");
+  probe_cmd->footer(
+      "\nNo training: builds the net, runs forward and backward on a few batches and prints, per weight\n"
+      "layer, the std of its response y and of the gradient at its input, P(y>0), and the gains the\n"
+      "paper predicts (Eq. 10 forward, Eq. 14 backward: 1 keeps the signal, 0.5 halves its variance).\n"
+      "Example:\n  delve probe experiments/probe_plain30.json -o probe.svg");
+
+  PlotArgs plot;
+  auto* plot_cmd = app.add_subcommand("plot", "Draw runs as an SVG: error curves, per-layer statistics, slopes");
+  plot_cmd->add_option("runs", plot.runs, "Run directories (or a sweep's parent directory)")->required();
+  plot_cmd->add_option("-o,--out", plot.out, "SVG file to write")->required();
+  plot_cmd->add_option("--what", plot.what, "curves | layers | slopes")->check(CLI::IsMember({"curves", "layers", "slopes"}));
+  plot_cmd->add_option("--metric", plot.metric,
+                       "With --what layers: response_std, grad_input_std, positive_fraction, update_ratio, weight_norm "
+                       "(default: all four main ones)");
+  plot_cmd->add_option("--title", plot.title, "Title of the picture");
+  plot_cmd->footer("\nExample:\n  delve plot runs/fig3/*/ -o fig3.svg\n  delve plot runs/fig3/kind-xavier --what layers -o layers.svg");
+
+  SlopesArgs slopes;
+  auto* slopes_cmd = app.add_subcommand("slopes", "The learned PReLU slopes per layer, as the paper's Table 1");
+  slopes_cmd->add_option("runs", slopes.runs, "Run directories (or a sweep's parent directory)")->required();
+  slopes_cmd->add_flag("--json", slopes.json, "JSON instead of a Markdown table");
+  slopes_cmd->footer("\nExample:\n  delve slopes runs/table1/*/");
+
+  EvalArgs eval;
+  auto* eval_cmd = app.add_subcommand("eval", "Test loss and error of a checkpoint");
+  eval_cmd->add_option("checkpoint", eval.checkpoint, "checkpoint.safetensors of a run")->required()->check(CLI::ExistingFile);
+  eval_cmd->add_option("--set", eval.sets, "Override a value of the run's config (e.g. data.path=...)")->allow_extra_args(false);
+  eval_cmd->add_option("--split", eval.split, "test | train")->check(CLI::IsMember({"test", "train"}));
+  eval_cmd->footer("\nExample:\n  delve eval runs/default/kind-kaiming/checkpoint.safetensors");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  try {
+    if (*run_cmd) return command_run(run);
+    if (*probe_cmd) return command_probe(probe);
+    if (*plot_cmd) return command_plot(plot);
+    if (*slopes_cmd) return command_slopes(slopes);
+    if (*eval_cmd) return command_eval(eval);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "delve: error: %s\n", e.what());
+    return e.code;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "delve: error: out of memory (lower train.batch or the model's widths)\n");
+    return kExitError;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "delve: error: %s\n", e.what());
+    return kExitError;
+  }
+  return kExitUsage;
+}

@@ -1,0 +1,158 @@
+#include "experiments/plot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <filesystem>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "experiments/paper_values.h"
+#include "experiments/run_log.h"
+#include "experiments/svg_chart.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace delve {
+
+std::vector<std::string> expand_run_dirs(const std::vector<std::string>& paths) {
+  std::vector<std::string> out;
+  for (auto& p : paths) {
+    if (fs::exists(fs::path(p) / "log.jsonl")) {
+      out.push_back(p);
+      continue;
+    }
+    if (!fs::is_directory(p)) throw UsageError("'" + p + "' is not a run directory (no log.jsonl) nor a directory of runs");
+    std::vector<std::string> members;
+    for (auto& e : fs::directory_iterator(p))
+      if (e.is_directory() && fs::exists(e.path() / "log.jsonl")) members.push_back(e.path().string());
+    if (members.empty()) throw UsageError("'" + p + "' holds no runs (no log.jsonl in it or in its sub-directories)");
+    std::sort(members.begin(), members.end());
+    out.insert(out.end(), members.begin(), members.end());
+  }
+  return out;
+}
+
+std::string run_label(const std::string& dir) {
+  fs::path p = fs::path(dir).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return p.filename().string();
+}
+
+namespace {
+
+double num(const json& e, const char* key) {
+  return e.contains(key) && e[key].is_number() ? e[key].get<double>() : NAN;
+}
+
+struct Curves {
+  Series train_error, test_error, train_loss;
+};
+
+Curves read_curves(const std::string& dir, const std::string& label) {
+  Curves c;
+  c.train_error.label = label + " train";
+  c.test_error.label = label + " test";
+  c.train_loss.label = label;
+  for (auto& e : read_run_log((fs::path(dir) / "log.jsonl").string())) {
+    const std::string kind = e.value("event", "");
+    if (kind == "train") {
+      c.train_error.x.push_back(num(e, "epoch"));
+      c.train_error.y.push_back(100 * num(e, "error"));
+      c.train_loss.x.push_back(num(e, "epoch"));
+      c.train_loss.y.push_back(num(e, "loss"));
+    } else if (kind == "eval") {
+      c.test_error.x.push_back(num(e, "epoch"));
+      c.test_error.y.push_back(100 * num(e, "error"));
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+void write_comparison_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& title) {
+  Chart errors{title.empty() ? "error" : title + ": error", "epochs", "error (%)", {}, 0.0, std::nullopt, false};
+  Chart loss{"training loss", "epochs", "loss", {}, std::nullopt, std::nullopt, true};
+  for (auto& d : dirs) {
+    Curves c = read_curves(d, dirs.size() == 1 ? "" : run_label(d));
+    if (dirs.size() == 1) {
+      c.train_error.label = "train (running mean)";
+      c.test_error.label = "test";
+      c.train_loss.label = "train";
+    }
+    errors.series.push_back(std::move(c.train_error));
+    if (!c.test_error.x.empty()) errors.series.push_back(std::move(c.test_error));
+    loss.series.push_back(std::move(c.train_loss));
+  }
+  write_text_file_atomic(out, render_svg({errors, loss}, 2));
+}
+
+void write_run_plot(const std::string& dir) {
+  write_comparison_plot({dir}, (fs::path(dir) / "curves.svg").string(), run_label(dir));
+}
+
+void write_layers_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& metric,
+                       const std::string& title) {
+  std::vector<std::string> metrics =
+      metric.empty() ? std::vector<std::string>{"response_std", "grad_input_std", "positive_fraction", "update_ratio"}
+                     : std::vector<std::string>{metric};
+  std::vector<Chart> charts;
+  for (auto& m : metrics) {
+    const bool log_scale = m != "positive_fraction" && m != "positive_min" && m != "positive_max" &&
+                           m.rfind("slope", 0) != 0;
+    Chart chart{(title.empty() ? "" : title + ": ") + m, "weight layer (depth)", m, {}, std::nullopt, std::nullopt, log_scale};
+    for (auto& d : dirs) {
+      std::vector<json> layer_events;
+      for (auto& e : read_run_log((fs::path(d) / "log.jsonl").string()))
+        if (e.value("event", "") == "layers") layer_events.push_back(e);
+      if (layer_events.empty()) continue;
+      std::vector<const json*> picks{&layer_events.front()};
+      if (layer_events.size() > 1) picks.push_back(&layer_events.back());
+      for (const json* e : picks) {
+        Series s;
+        s.label = (dirs.size() > 1 ? run_label(d) + " " : "") + "iter " + std::to_string((*e)["iteration"].get<long long>());
+        for (auto& l : (*e)["layers"]) {
+          s.x.push_back(l["depth"].get<double>());
+          s.y.push_back(num(l, m.c_str()));
+        }
+        chart.series.push_back(std::move(s));
+      }
+    }
+    if (chart.series.empty()) throw UsageError("no \"layers\" events in the given runs");
+    charts.push_back(std::move(chart));
+  }
+  write_text_file_atomic(out, render_svg(charts, charts.size() > 1 ? 2 : 1));
+}
+
+void write_slopes_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& title) {
+  Chart chart{title.empty() ? "learned PReLU slopes" : title, "layer (depth among PReLU layers)", "slope a (mean over channels)",
+              {}, std::nullopt, std::nullopt, false};
+  for (auto& d : dirs) {
+    std::ifstream in(fs::path(d) / "summary.json");
+    if (!in) throw UsageError("'" + d + "' has no summary.json (the run has not finished)");
+    json summary = json::parse(in, nullptr, false);
+    if (summary.is_discarded() || !summary.contains("slopes")) throw UsageError("'" + d + "/summary.json' is not a delve summary");
+    Series s;
+    s.label = run_label(d);
+    int depth = 0;
+    for (auto& row : summary["slopes"]) {
+      s.x.push_back(++depth);
+      s.y.push_back(row["mean"].get<double>());
+    }
+    if (!s.x.empty()) chart.series.push_back(std::move(s));
+  }
+  Series shared{"paper Table 1, channel-shared", {}, {}}, wise{"paper Table 1, channel-wise", {}, {}};
+  for (size_t i = 0; i < paper::kTable1.size(); ++i) {
+    shared.x.push_back(double(i + 1));
+    shared.y.push_back(paper::kTable1[i].channel_shared);
+    wise.x.push_back(double(i + 1));
+    wise.y.push_back(paper::kTable1[i].channel_wise_mean);
+  }
+  chart.series.push_back(shared);
+  chart.series.push_back(wise);
+  write_text_file_atomic(out, render_svg({chart}, 1));
+}
+
+}  // namespace delve

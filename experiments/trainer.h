@@ -1,0 +1,29 @@
+// Trains one run into its directory: config.json, log.jsonl, summary.json,
+// checkpoint.safetensors (README: "Run directory"). Resumes bit for bit from the checkpoint.
+#pragma once
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "experiments/config.h"
+
+namespace delve {
+
+struct RunOptions {
+  std::string dir;
+  bool resume = false;    // continue from dir/checkpoint.safetensors
+  bool force = false;     // start over in a directory that holds a run
+  bool progress = true;   // progress line on stderr
+};
+
+struct RunOutcome {
+  int exit_code = 0;  // kExitOk, kExitDiverged or kExitInterrupted
+  nlohmann::json summary;
+};
+
+RunOutcome train_run(const RunConfig& config, const RunOptions& options);
+
+// The learned PReLU slopes per layer, as summary.json lists them (also used by `delve slopes`).
+nlohmann::json slopes_json(class Net& net);
+
+}  // namespace delve
