@@ -89,7 +89,7 @@ InitSpec glorot(InitSpec::Distribution d) {
 }
 }  // namespace
 
-TEST_CASE("Param fans: fan_in = k²c (Eq. 10), fan_out = k²d (Eq. 14), fc [out, in]") {
+TEST_CASE("Param fans: fan_in = k²c (Eq. 10), fan_out = k²d (Eq. 14), fc (out, in)") {
   CHECK(make_param({64, 32, 3, 3}).fan_in() == 9 * 32);
   CHECK(make_param({64, 32, 3, 3}).fan_out() == 9 * 64);
   CHECK(make_param({16, 3, 3, 3}).fan_in() == 27);
@@ -150,7 +150,7 @@ TEST_CASE("xavier N(0, 1/n): empirical moments, both fan modes, three shapes") {
     }
 }
 
-TEST_CASE("glorot normal and uniform: Var = 2/(fan_in + fan_out); uniform within ±√(6/(fi+fo))") {
+TEST_CASE("glorot normal and uniform: Var = 2/(fan_in + fan_out), uniform within ±√(6/(fi+fo))") {
   uint64_t seed = 4000;
   for (auto& dims : kShapes) {
     Param p = make_param(dims);
@@ -179,7 +179,7 @@ TEST_CASE("gaussian uses its fixed std whatever the shape") {
   for (auto& dims : kShapes) check_moments(dims, g, 0.01, seed++);
 }
 
-TEST_CASE("biases and PReLU slopes take their fill, not a draw; the same seed draws the same weights") {
+TEST_CASE("biases and PReLU slopes take their fill, not a draw, and the same seed draws the same weights") {
   Param b = make_param({64}, ParamRole::Bias, 0.f);
   Param a = make_param({64}, ParamRole::Slope, 0.25f);
   b.w.fill(3.f);

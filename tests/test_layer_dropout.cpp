@@ -86,7 +86,7 @@ TEST_CASE("dropout keeps 1-p of the elements scaled by 1/(1-p) in Train, none ch
   CHECK(identity);
 }
 
-TEST_CASE("dropout masks come from the given Rng: same state, same mask; advancing it, another") {
+TEST_CASE("dropout masks come from the given Rng: same state, same mask, advancing it, another") {
   const Shape s{8, 16, 1, 1};
   Rng a(77), b(77);
   Dropout da("d", 0.5f, &a), db("d", 0.5f, &b);
@@ -106,7 +106,7 @@ TEST_CASE("dropout masks come from the given Rng: same state, same mask; advanci
   CHECK(differs);
 }
 
-TEST_CASE("dropout p = 0 is the identity; p outside [0, 1) and a missing Rng are errors") {
+TEST_CASE("dropout p = 0 is the identity, p outside 0 <= p < 1 and a missing Rng are errors") {
   Rng r(5);
   Dropout d("d", 0.f, &r);
   LayerHarness h(d, Shape{3, 4, 1, 1});

@@ -51,7 +51,7 @@ TEST_CASE("linear forward flattens each image in PyTorch's (c, h, w) order") {
   CHECK(worst < 1e-5);
 }
 
-TEST_CASE("linear declares [out, in] weight and a decay-free zero bias; scratch only for 4-d input") {
+TEST_CASE("linear declares an (out, in) weight and a decay-free zero bias, scratch only for 4-d input") {
   Linear fc("fc2", 4096);
   ParamRegistry reg;
   fc.declare(Shape{8, 256, 2, 2}, reg);

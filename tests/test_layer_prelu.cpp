@@ -64,7 +64,7 @@ TEST_CASE("prelu Eq. 1-3 on a hand-worked example") {
   }
 }
 
-TEST_CASE("prelu with a fixed slope equals a leaky ReLU; with a = 0 equals ReLU") {
+TEST_CASE("prelu with a fixed slope equals a leaky ReLU, with a = 0 equals ReLU") {
   const Shape s{3, 4, 3, 3};
   Rng rng(840);
   Tensor x(s), dy(s);
@@ -99,7 +99,7 @@ TEST_CASE("prelu with a fixed slope equals a leaky ReLU; with a = 0 equals ReLU"
   }
 }
 
-TEST_CASE("prelu slope: PyTorch layout [C] or [1], role Slope, fill 0.25, no weight decay") {
+TEST_CASE("prelu slope: PyTorch layout (C) or (1), role Slope, fill 0.25, no weight decay") {
   for (Shape in : {Shape{8, 64, 16, 16}, Shape{8, 4096, 1, 1}}) {
     PReLU wise("prelu1", false), shared("prelu2", true);
     ParamRegistry reg;

@@ -86,7 +86,7 @@ TEST_CASE("softmax cross-entropy gradient against central differences of the mea
   CHECK(r.checked == size_t(K * N));
 }
 
-TEST_CASE("softmax cross-entropy errors: argmax with the first maximum on ties; labels validated") {
+TEST_CASE("softmax cross-entropy errors: argmax with the first maximum on ties, labels validated") {
   Tensor z(Shape{3, 2, 1, 1});
   set(z, 0, 0, 1.f), set(z, 1, 0, 1.f);  // tie: argmax 0
   set(z, 0, 1, 0.f), set(z, 1, 1, 2.f);  // argmax 1
