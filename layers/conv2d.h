@@ -1,0 +1,55 @@
+// A 2-d convolution over a channel-major batch, as one GEMM per pass.
+//
+// Shapes (N batch, c input channels, d output channels, H×W in, Ho×Wo out, kernel kh×kw):
+//   x     c × N × H × W            (channel-major, core/tensor.h)
+//   y     d × N × Ho × Wo          Ho = (H + 2·pad - kh)/stride + 1, likewise Wo
+//   w     [d, c, kh, kw]           PyTorch's layout; as a matrix [d, c·kh·kw]   "<name>.weight"
+//   b     [d]                      starts at 0, no weight decay                  "<name>.bias"
+//   cols  (c·kh·kw) × (N·Ho·Wo)    im2col of the whole batch, in the Net's shared scratch
+// He et al. §2.2 writes this layer as y = W·x + b (x: k²c pixels-by-channels, n = k²c = fan_in).
+#pragma once
+#include <string>
+
+#include "core/im2col.h"
+#include "layers/layer.h"
+
+namespace delve {
+
+// A kernel size: Conv2d(..., 3, ...) is 3×3, Conv2d(..., {3, 2}, ...) is 3 high and 2 wide.
+struct KernelSize {
+  int h, w;
+  KernelSize(int k) : h(k), w(k) {}  // NOLINT: implicit on purpose, a square kernel
+  KernelSize(int kh, int kw) : h(kh), w(kw) {}
+};
+
+class Conv2d : public Layer {
+ public:
+  // in_channels is taken from the input shape in declare().
+  Conv2d(std::string name, int out_channels, KernelSize kernel, int stride = 1, int pad = 0,
+         bool bias = true);
+
+  const char* kind() const override { return "conv2d"; }
+  void declare(const Shape& in, ParamRegistry& reg) override;
+  Shape reshape(const Shape& in) override;
+  size_t scratch_floats(const Shape& in) const override;
+  void forward(const Tensor& x, Tensor& y, Mode mode) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  Param* weight() override { return weight_; }
+  Param* bias() { return bias_; }
+  std::string describe() const override;  // "3x3, 64" or "7x7, 64, /2"
+
+  int in_channels() const { return in_c_; }
+  int out_channels() const { return out_c_; }
+  const ConvGeometry& geometry() const { return g_; }
+
+ private:
+  Shape out_shape(const Shape& in) const;  // validates in
+  int in_c_ = 0, out_c_;
+  ConvGeometry g_;
+  bool has_bias_;
+  Param* weight_ = nullptr;
+  Param* bias_ = nullptr;
+  Shape in_{0, 0, 0, 0}, out_{0, 0, 0, 0};  // set by reshape()
+};
+
+}  // namespace delve

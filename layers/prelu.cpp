@@ -1,0 +1,66 @@
+// PReLU forward (Eq. 1) and backward (Eq. 2-3, and ∂E/∂x).
+// Shapes: x, y, dy, dx C × N × H × W; channel c's N·H·W values are contiguous; a is [C] or [1].
+#include "layers/prelu.h"
+
+#include "core/error.h"
+
+namespace delve {
+
+PReLU::PReLU(std::string name, bool channel_shared, float init_slope)
+    : Layer(std::move(name)), shared_(channel_shared), init_slope_(init_slope) {}
+
+void PReLU::declare(const Shape& in, ParamRegistry& reg) {
+  if (in.c <= 0) throw ShapeError(name_ + ": input has no channels");
+  channels_ = in.c;
+  slope_ = reg.declare(name_ + ".weight", {shared_ ? 1 : channels_}, ParamRole::Slope, init_slope_,
+                       /*lr_mult=*/1.f, /*decay_mult=*/0.f);  // §2.1: no weight decay on a
+}
+
+Shape PReLU::reshape(const Shape& in) {
+  if (in.c != channels_)
+    throw ShapeError(name_ + ": input has " + std::to_string(in.c) + " channels, the layer was declared for " +
+                     std::to_string(channels_));
+  return in;
+}
+
+void PReLU::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
+  if (!(x.shape() == y.shape()) || x.shape().c != channels_)
+    throw ShapeError(name_ + ": forward " + x.shape().str() + " -> " + y.shape().str());
+  const float* a = slope_->w.data();
+  const size_t m = x.shape().per_channel();
+  for (int c = 0; c < channels_; ++c) {
+    const float ac = a[shared_ ? 0 : c];
+    const float* xc = x.channel(c);
+    float* yc = y.channel(c);
+    for (size_t i = 0; i < m; ++i) yc[i] = xc[i] > 0.f ? xc[i] : ac * xc[i];  // Eq. 1
+  }
+}
+
+void PReLU::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
+  if (!(x.shape() == dy.shape()) || x.shape().c != channels_ || (dx && !(dx->shape() == x.shape())))
+    throw ShapeError(name_ + ": backward shapes differ: x " + x.shape().str() + ", dy " + dy.shape().str());
+  const float* a = slope_->w.data();
+  float* da = slope_->dw.data();
+  const size_t m = x.shape().per_channel();
+  double shared_sum = 0.0;
+  for (int c = 0; c < channels_; ++c) {
+    const float* xc = x.channel(c);
+    const float* gc = dy.channel(c);
+    // Eq. 2-3: ∂E/∂a_c = Σ_i ∂E/∂f(x_i) · (x_i if x_i ≤ 0 else 0)
+    double s = 0.0;
+    for (size_t i = 0; i < m; ++i)
+      if (!(xc[i] > 0.f)) s += double(gc[i]) * xc[i];
+    if (shared_)
+      shared_sum += s;  // channel-shared: the sum over all channels too
+    else
+      da[c] += float(s);
+    if (dx) {
+      const float ac = a[shared_ ? 0 : c];
+      float* dxc = dx->channel(c);
+      for (size_t i = 0; i < m; ++i) dxc[i] = xc[i] > 0.f ? gc[i] : ac * gc[i];  // ∂f/∂x: 1 or a
+    }
+  }
+  if (shared_) da[0] += float(shared_sum);
+}
+
+}  // namespace delve

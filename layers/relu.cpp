@@ -1,0 +1,27 @@
+// ReLU forward and backward. Shapes: x, y, dy, dx all C × N × H × W, walked as flat arrays.
+#include "layers/relu.h"
+
+#include "core/error.h"
+
+namespace delve {
+
+void ReLU::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
+  if (!(x.shape() == y.shape())) throw ShapeError(name_ + ": forward " + x.shape().str() + " -> " + y.shape().str());
+  const float* xp = x.data();
+  float* yp = y.data();
+  const size_t n = x.size();
+  for (size_t i = 0; i < n; ++i) yp[i] = xp[i] > 0.f ? xp[i] : 0.f;  // Eq. 1 with a = 0
+}
+
+void ReLU::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
+  if (!dx) return;
+  if (!(x.shape() == dy.shape()) || !(dx->shape() == x.shape()))
+    throw ShapeError(name_ + ": backward shapes differ: x " + x.shape().str() + ", dy " + dy.shape().str());
+  const float* xp = x.data();
+  const float* g = dy.data();
+  float* d = dx->data();
+  const size_t n = x.size();
+  for (size_t i = 0; i < n; ++i) d[i] = xp[i] > 0.f ? g[i] : 0.f;  // f'(x) is 1 or 0 (Eq. 11-14)
+}
+
+}  // namespace delve
