@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "core/safetensors.h"
 #include "tests/temp_dir.h"
 
@@ -297,6 +298,38 @@ TEST_CASE("safetensors rejects: duplicate names and keys") {
 TEST_CASE("safetensors rejects: trailing bytes after the last tensor") {
   CHECK_REJECTED(one_tensor(kA, f32_le({1, 2, 3})), "4 trailing bytes after the last tensor");
   CHECK_REJECTED(file_bytes("{}", "x"), "1 trailing byte after");
+}
+
+TEST_CASE("safetensors: randomly damaged files are rejected cleanly, never crash") {
+  TempDir dir("st_fuzz");
+  const std::string path = dir.file("x.safetensors");
+  std::vector<float> a = {1, 2, 3, 4}, b = {5, 6};
+  write_safetensors(path, {{"a", {2, 2}, a.data()}, {"b", {2}, b.data()}}, {{"step", "12"}});
+  const std::string good = read_bytes(path);
+  Rng rng(2015);
+  int rejected = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    std::string bad = good;
+    for (int edits = 1 + int(rng.below(3)); edits > 0; --edits) {
+      const size_t at = size_t(rng.below(bad.size()));
+      const uint64_t kind = rng.below(3);
+      if (kind == 0) {
+        bad[at] = char(rng.below(256));  // overwrite a byte
+      } else if (kind == 1) {
+        bad.resize(at);  // truncate
+      } else {           // insert JSON syntax
+        bad = bad.substr(0, at) + "{}[]\\\",:-0 9e"[rng.below(13)] + bad.substr(at);
+      }
+      if (bad.empty()) bad.push_back('x');  // keep something to edit
+    }
+    write_bytes(path, bad);
+    try {
+      read_safetensors(path);
+    } catch (const CheckpointError&) {
+      ++rejected;
+    }  // any other exception type, or a crash, fails the test
+  }
+  CHECK(rejected > 300);  // the edits above almost always break something
 }
 
 // --- writing ----------------------------------------------------------------------------------
