@@ -21,7 +21,7 @@ std::unique_ptr<Session> open_session(const RunConfig& config) {
     t.images.resize(size_t(config.train.eval_subset) * t.c * t.h * t.w);
     t.labels.resize(size_t(config.train.eval_subset));
   }
-  s->normalizer = std::make_unique<Normalizer>(Normalizer::fit(s->data.train, config.data));
+  s->normalizer = std::make_unique<Normalizer>(s->data.train, config.data);
   const int side = config.data.pad_to;
   s->input = Shape{config.train.batch, s->data.train.c, side, side};
   add_model_layers(s->net, config.model, s->data.train.classes());
