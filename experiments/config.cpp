@@ -145,19 +145,20 @@ const json& default_config() {
 }
 
 std::string closest_key(const std::string& word, const std::vector<std::string>& candidates) {
+  // Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
+  // neighbouring letters ("trian" → "train") each cost one; case is ignored.
   auto distance = [](const std::string& a, const std::string& b) {
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-      size_t diag = row[0];
-      row[0] = i;
+    auto same = [](char x, char y) { return std::tolower(x) == std::tolower(y); };
+    std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+    for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (size_t i = 1; i <= a.size(); ++i)
       for (size_t j = 1; j <= b.size(); ++j) {
-        size_t up = row[j];
-        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (std::tolower(a[i - 1]) != std::tolower(b[j - 1]))});
-        diag = up;
+        d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + !same(a[i - 1], b[j - 1])});
+        if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1]))
+          d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
       }
-    }
-    return row[b.size()];
+    return d[a.size()][b.size()];
   };
   std::string best;
   size_t best_d = SIZE_MAX;
@@ -328,7 +329,7 @@ RunConfig parse_run_config(const json& resolved) {
   d.crop_pad = int(r.integer("data.crop_pad", 0, 64));
   d.flip = r.flag("data.flip");
   d.normalize = r.choice("data.normalize", {"mean_image", "channel", "none"});
-  d.prefetch = int(r.integer("data.prefetch", 0, 1));
+  d.prefetch = int(r.integer("data.prefetch", 0, 64));
   d.seed = c.seed;
 
   ModelSpec& m = c.model;
