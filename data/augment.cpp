@@ -26,13 +26,13 @@ void write_augmented(const float* canvas, int channels, int size, int crop_pad, 
     const float* plane = canvas + size_t(c) * P * P;
     float* dst_plane = out + size_t(c) * channel_stride;
     for (int y = 0; y < P; ++y) {
-      float* dst = dst_plane + size_t(y) * P;
+      float* __restrict dst = dst_plane + size_t(y) * P;
       const int cy = y + sy;
       if (cy < 0 || cy >= P || x_begin >= x_end) {
         std::fill(dst, dst + P, 0.f);
         continue;
       }
-      const float* src = plane + size_t(cy) * P;
+      const float* __restrict src = plane + size_t(cy) * P;
       std::fill(dst, dst + x_begin, 0.f);
       std::fill(dst + x_end, dst + P, 0.f);
       if (a.flip) {

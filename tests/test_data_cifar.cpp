@@ -77,7 +77,7 @@ TEST_CASE("cifar10: records round-trip, batches in order, from the dir or its pa
   }
 }
 
-TEST_CASE("cifar10: class names from batches.meta.txt; gzipped batches are read too") {
+TEST_CASE("cifar10: class names from batches.meta.txt, and gzipped batches are read too") {
   TempDir dir("cifar10-meta");
   write_cifar10(dir.str());
   write_file(dir / "batches.meta.txt",

@@ -131,7 +131,7 @@ TEST_CASE("folder: seeded hold-out of round(holdout·n) per class, name order ke
   CHECK(differs);
 }
 
-TEST_CASE("folder: mixed channel counts load as RGB, grey replicated, alpha dropped; all grey stays grey") {
+TEST_CASE("folder: mixed channel counts load as RGB (grey replicated, alpha dropped), all grey stays grey") {
   TempDir root("folder-channels");
   auto grey = random_hwc(4, 4, 1, 6), rgb = random_hwc(4, 4, 3, 7), rgba = random_hwc(4, 4, 4, 8);
   write_png(root / "k/a.png", 4, 4, 1, grey);

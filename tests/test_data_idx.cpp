@@ -61,7 +61,7 @@ TEST_CASE("idx: gzip is detected by its magic bytes, with or without the .gz suf
   }
 }
 
-TEST_CASE("idx: missing files name the path; Fashion-MNIST points to the Debian package") {
+TEST_CASE("idx: missing files name the path, and Fashion-MNIST points to the Debian package") {
   TempDir dir("idx-missing");
   std::string msg = data_error_of([&] { load_fashion_mnist(dir.str()); });
   CHECK_MESSAGE_HAS(msg, dir / "train-images-idx3-ubyte");

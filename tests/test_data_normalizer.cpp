@@ -70,7 +70,7 @@ TEST_CASE("subset: class-balanced counts, sorted, seeded, fixed by (data, n, see
                     "data.train_subset 70 needs 23 images of class \"k2\" but the t training split has only 20");
 }
 
-TEST_CASE("normalizer: 28x28 sits centred on the 32x32 canvas; odd margins go bottom/right") {
+TEST_CASE("normalizer: 28x28 sits centred on the 32x32 canvas, odd margins go bottom/right") {
   Dataset ds = make_dataset(2, 1, 28, 28, {0, 1}, 2, 2);
   Normalizer norm(ds, spec_with("none", 32));
   CHECK(norm.top() == 2);
