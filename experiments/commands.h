@@ -45,4 +45,7 @@ struct EvalArgs {
 };
 int command_eval(const EvalArgs& args);
 
+// CONFIG may be empty: the default data (Fashion-MNIST).
+int command_bench_data(const std::string& config, const std::vector<std::string>& sets, int batch, int batches);
+
 }  // namespace delve

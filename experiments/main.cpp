@@ -87,6 +87,17 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--split", eval.split, "test | train")->check(CLI::IsMember({"test", "train"}));
   eval_cmd->footer("\nExample:\n  delve eval runs/default/kind-kaiming/checkpoint.safetensors");
 
+  std::string data_config;
+  std::vector<std::string> data_sets;
+  int data_batch = 128, data_batches = 400;
+  auto* bench_data_cmd = app.add_subcommand("bench-data", "Time the data pipeline: loading, normalising, batching");
+  bench_data_cmd->add_option("config", data_config, "Experiment config whose \"data\" to use (default: Fashion-MNIST)")
+      ->check(CLI::ExistingFile);
+  bench_data_cmd->add_option("--set", data_sets, "Override a config value (e.g. data.source=synthetic)")->allow_extra_args(false);
+  bench_data_cmd->add_option("--batch", data_batch, "Batch size")->check(CLI::Range(1, 65536));
+  bench_data_cmd->add_option("--batches", data_batches, "Batches to time")->check(CLI::Range(1, 1000000));
+  bench_data_cmd->footer("\nExample:\n  delve bench-data --batch 128");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -98,6 +109,7 @@ int main(int argc, char** argv) {
     if (*plot_cmd) return command_plot(plot);
     if (*slopes_cmd) return command_slopes(slopes);
     if (*eval_cmd) return command_eval(eval);
+    if (*bench_data_cmd) return command_bench_data(data_config, data_sets, data_batch, data_batches);
   } catch (const Error& e) {
     std::fprintf(stderr, "delve: error: %s\n", e.what());
     return e.code;
