@@ -2,12 +2,14 @@
 // The command line: parses arguments (CLI11) and dispatches to experiments/cmd_*.cpp.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 
 #include "core/blas.h"
 #include "core/error.h"
 #include "experiments/commands.h"
+#include "experiments/config.h"
 
 using namespace delve;
 
@@ -98,6 +100,22 @@ int main(int argc, char** argv) {
   bench_data_cmd->add_option("--batches", data_batches, "Batches to time")->check(CLI::Range(1, 1000000));
   bench_data_cmd->footer("\nExample:\n  delve bench-data --batch 128");
 
+  if (argc == 1) {
+    std::fprintf(stderr, "%s", app.help().c_str());
+    return kExitUsage;
+  }
+  // An unknown command gets a suggestion rather than CLI11's "a subcommand is required".
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> known;
+    for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) known.push_back(sub->get_name());
+    if (std::find(known.begin(), known.end(), argv[1]) == known.end()) {
+      std::string hint = closest_key(argv[1], known), list;
+      for (auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      std::fprintf(stderr, "delve: error: unknown command '%s'%s; commands: %s (see delve --help)\n", argv[1],
+                   hint.empty() ? "" : (" (did you mean '" + hint + "'?)").c_str(), list.c_str());
+      return kExitUsage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -83,9 +83,6 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
   const std::string ckpt = (dir / "checkpoint.safetensors").string();
   const std::string log_path = (dir / "log.jsonl").string();
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw Error("cannot create run directory '" + dir.string() + "': " + ec.message());
-
   const bool have_ckpt = fs::exists(ckpt);
   const bool have_log = fs::exists(log_path);
   if (!opt.resume && !opt.force && (have_ckpt || have_log))
@@ -95,13 +92,16 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
   if (opt.resume && !have_ckpt && have_log)
     progress_note.note("delve: no complete checkpoint in '" + dir.string() + "': starting this run from the beginning");
   const bool resuming = opt.resume && have_ckpt;
-  if (!resuming) {
-    for (const char* f : {"log.jsonl", "summary.json", "checkpoint.safetensors"}) fs::remove(dir / f, ec);
-  }
 
   const int threads = cfg.train.threads > 0 ? cfg.train.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   blas_set_threads(threads);
+  // Data and model first: a config or data error leaves no directory behind.
   auto session = open_session(cfg);
+  fs::create_directories(dir, ec);
+  if (ec) throw Error("cannot create run directory '" + dir.string() + "': " + ec.message());
+  if (!resuming) {
+    for (const char* f : {"log.jsonl", "summary.json", "checkpoint.safetensors"}) fs::remove(dir / f, ec);
+  }
   Net& net = session->net;
   Batcher train_batches(session->data.train, *session->normalizer, cfg.data, cfg.train.batch, true);
   Batcher test_batches(session->data.test, *session->normalizer, cfg.data, cfg.train.batch, false);
