@@ -27,7 +27,7 @@ const char* kDefaults = R"json({
     "family": "plain", "stages": [], "fc": [256, 256], "activation": "relu", "prelu_init": 0.25,
     "dropout": 0.0, "layers": []
   },
-  "init": {"kind": "kaiming", "mode": "fan_in", "a": 0.0, "distribution": "normal", "std": 0.01},
+  "init": {"kind": "kaiming", "mode": "fan_in", "a": -1.0, "distribution": "normal", "std": 0.01},
   "optim": {
     "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0005,
     "schedule": {"kind": "constant", "every": 10, "milestones": [], "gamma": 0.1, "patience": 2,
@@ -372,7 +372,10 @@ RunConfig parse_run_config(const json& resolved) {
             : kind == "glorot" ? InitSpec::Kind::Glorot
                                : InitSpec::Kind::Gaussian;
   in.mode = r.choice("init.mode", {"fan_in", "fan_out"}) == "fan_in" ? InitSpec::Fan::In : InitSpec::Fan::Out;
-  in.a = float(r.number("init.a", 0.0, 100.0));
+  // a < 0 means "the net's own initial slope": prelu_init for PReLU nets, 0 for ReLU (Eq. 15).
+  const double a = r.number("init.a", -1.0, 100.0);
+  in.a = a >= 0 ? float(a) : m.activation.rfind("prelu", 0) == 0 ? m.prelu_init : 0.f;
+  c.resolved["init"]["a"] = in.a;
   in.distribution = r.choice("init.distribution", {"normal", "uniform"}) == "normal" ? InitSpec::Distribution::Normal
                                                                                        : InitSpec::Distribution::Uniform;
   in.std = float(r.number("init.std", 0.0, 100.0, true));
