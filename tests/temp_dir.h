@@ -27,6 +27,8 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   std::string file(const std::string& name) const { return (path_ / name).string(); }
+  std::string operator/(const std::string& name) const { return file(name); }
+  std::string str() const { return path_.string(); }
   const std::filesystem::path& path() const { return path_; }
 
  private:
