@@ -61,10 +61,16 @@ int command_run(const RunArgs& args) {
     write_run_plot(opt.dir);
     const json& s = outcome.summary;
     char line[400];
-    auto pct = [](const json& v) { return v.is_number() ? 100.0 * v.get<double>() : NAN; };
-    std::snprintf(line, sizeof line, "%-28s %-11s train error %6.2f%%  test error %6.2f%%  (%.0f s, %.0f img/s)  %s",
-                  cfg.name.c_str(), s["status"].get<std::string>().c_str(), pct(s["train_error"]), pct(s["test_error"]),
-                  s["seconds"].get<double>(), s["images_per_s"].get<double>(), opt.dir.c_str());
+    auto pct = [](const json& v) {
+      char buf[16];
+      if (!v.is_number()) return std::string("     -");
+      std::snprintf(buf, sizeof buf, "%6.2f%%", 100.0 * v.get<double>());
+      return std::string(buf);
+    };
+    std::snprintf(line, sizeof line, "%-28s %-11s train error %s  test error %s  (%.0f s, %.0f img/s)  %s",
+                  cfg.name.c_str(), s["status"].get<std::string>().c_str(), pct(s["train_error"]).c_str(),
+                  pct(s["test_error"]).c_str(), s["seconds"].get<double>(), s["images_per_s"].get<double>(),
+                  opt.dir.c_str());
     outcomes.push_back(line);
     if (outcome.exit_code != kExitOk) {
       exit_code = outcome.exit_code;
@@ -77,9 +83,13 @@ int command_run(const RunArgs& args) {
     outcomes.push_back("picture: " + picture);
   }
   for (auto& o : outcomes) std::printf("%s\n", o.c_str());
-  if (exit_code == kExitInterrupted)
-    std::fprintf(stderr, "delve: interrupted; state saved. Continue with: delve run %s --resume%s\n", args.config.c_str(),
-                 args.out.empty() ? "" : (" --out " + args.out).c_str());
+  if (exit_code == kExitInterrupted) {
+    std::string again = "delve run " + args.config + " --resume";
+    if (!args.out.empty()) again += " --out " + args.out;
+    for (auto& s : args.sets) again += " --set '" + s + "'";
+    for (auto& o : args.only) again += " --only " + o;
+    std::fprintf(stderr, "delve: interrupted; state saved. Continue with: %s\n", again.c_str());
+  }
   return exit_code;
 }
 
