@@ -48,4 +48,6 @@ int command_eval(const EvalArgs& args);
 // CONFIG may be empty: the default data (Fashion-MNIST).
 int command_bench_data(const std::string& config, const std::vector<std::string>& sets, int batch, int batches);
 
+int command_bench_gemm(int repeats);
+
 }  // namespace delve

@@ -100,6 +100,11 @@ int main(int argc, char** argv) {
   bench_data_cmd->add_option("--batches", data_batches, "Batches to time")->check(CLI::Range(1, 1000000));
   bench_data_cmd->footer("\nExample:\n  delve bench-data --batch 128");
 
+  int gemm_repeats = 5;
+  auto* bench_gemm_cmd = app.add_subcommand("bench-gemm", "GFLOP/s of SGEMM through delve's BLAS wrapper, 1 and 2 threads");
+  bench_gemm_cmd->add_option("--repeats", gemm_repeats, "Timed products per shape (median reported)")->check(CLI::Range(1, 1000));
+  bench_gemm_cmd->footer("\nExample:\n  delve bench-gemm --repeats 9");
+
   if (argc == 1) {
     std::fprintf(stderr, "%s", app.help().c_str());
     return kExitUsage;
@@ -127,6 +132,7 @@ int main(int argc, char** argv) {
     if (*plot_cmd) return command_plot(plot);
     if (*slopes_cmd) return command_slopes(slopes);
     if (*eval_cmd) return command_eval(eval);
+    if (*bench_gemm_cmd) return command_bench_gemm(gemm_repeats);
     if (*bench_data_cmd) return command_bench_data(data_config, data_sets, data_batch, data_batches);
   } catch (const Error& e) {
     std::fprintf(stderr, "delve: error: %s\n", e.what());
