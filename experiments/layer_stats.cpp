@@ -34,17 +34,16 @@ double norm(const Tensor& t) {
   return std::sqrt(s);
 }
 
-// The squared-slope factor ½(1+a²) of the rectifier at layer index k (1 for tanh or none).
-double rectifier_factor(Net& net, size_t k, double* slope_mean = nullptr) {
+// The factor ½(1+E[a²]) of the rectifier at layer index k (Eq. 15); 1 for tanh or no activation.
+double rectifier_factor(Net& net, size_t k) {
   auto& layers = net.layers();
   if (k >= layers.size() || !layers[k]->is_activation()) return 1.0;
   const std::string kind = layers[k]->kind();
   if (kind == "relu") return 0.5;
   if (kind == "prelu") {
     const Param* a = net.find_param(layers[k]->name() + ".weight");
-    double sum2 = 0, sum = 0;
-    for (size_t i = 0; i < a->count(); ++i) sum2 += double(a->w[i]) * a->w[i], sum += a->w[i];
-    if (slope_mean) *slope_mean = sum / double(a->count());
+    double sum2 = 0;
+    for (size_t i = 0; i < a->count(); ++i) sum2 += double(a->w[i]) * a->w[i];
     return 0.5 * (1.0 + sum2 / double(a->count()));
   }
   return 1.0;

@@ -145,6 +145,7 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
              {"config", cfg.resolved}});
 
   SoftmaxCrossEntropy xent;
+  LayerProbe probe(net);
   Sgd sgd(cfg.sgd);
   Tensor x, dlogits;
   std::vector<int32_t> labels;
@@ -199,7 +200,6 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
     } else {
       dlogits.resize(logits.shape());
       xent.backward(dlogits);
-      LayerProbe probe(net);
       net.backward(dlogits, stats_due ? probe.observer() : Net::GradObserver());
       bad = first_nonfinite_gradient(net);
       if (!bad.empty()) failure = "gradient of " + bad + " is not finite";
