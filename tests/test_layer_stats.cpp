@@ -1,0 +1,97 @@
+// experiments/layer_stats: the per-layer statistics and the paper's gains (Eq. 10, 14, 15).
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "experiments/layer_stats.h"
+#include "layers/conv2d.h"
+#include "layers/init.h"
+#include "layers/linear.h"
+#include "layers/prelu.h"
+#include "layers/relu.h"
+#include "layers/softmax_xent.h"
+
+using namespace delve;
+
+namespace {
+
+// depth × (3×3 conv 32 → activation), then an fc classifier; measured at initialisation.
+std::vector<LayerStats> probe_stack(const InitSpec& init, bool prelu, uint64_t seed = 11, int side = 16) {
+  const int depth = 8;
+  Net net;
+  for (int i = 1; i <= depth; ++i) {
+    net.add(std::make_unique<Conv2d>("conv" + std::to_string(i), 32, 3, 1, 1));
+    if (prelu) net.add(std::make_unique<PReLU>("prelu" + std::to_string(i), false, 0.25f));
+    else net.add(std::make_unique<ReLU>("relu" + std::to_string(i)));
+  }
+  net.add(std::make_unique<Linear>("fc1", 10));
+  Rng rng(seed);
+  net.build(Shape{16, 32, side, side}, init, rng);
+  Tensor x(Shape{16, 32, side, side});
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(rng.normal());
+  std::vector<int32_t> labels(16);
+  for (auto& l : labels) l = int32_t(rng.below(10));
+  SoftmaxCrossEntropy xent;
+  xent.forward(net.forward(x, Mode::Train), labels.data());
+  Tensor dlogits;
+  xent.backward(dlogits);
+  LayerProbe probe(net);
+  net.backward(dlogits, probe.observer());
+  return probe.collect();
+}
+
+}  // namespace
+
+TEST_CASE("layer stats: gains match the initialiser's formula") {
+  // Var[w] is the empirical second moment of 9·32·32 = 9216 weights: relative error ~ √(2/9216) ≈ 1.5%.
+  InitSpec kaiming_in{InitSpec::Kind::Kaiming, InitSpec::Fan::In};
+  auto k = probe_stack(kaiming_in, false);
+  REQUIRE(k.size() == 9);
+  for (int i = 1; i < 8; ++i) CHECK(k[i].gain_forward == doctest::Approx(1.0).epsilon(0.05));
+  InitSpec xavier_in{InitSpec::Kind::Xavier, InitSpec::Fan::In};
+  auto x = probe_stack(xavier_in, false);
+  for (int i = 1; i < 8; ++i) CHECK(x[i].gain_forward == doctest::Approx(0.5).epsilon(0.05));
+  // PReLU with Eq. 15's init: ½(1+a²)·n·Var[w] = 1 with a = 0.25.
+  InitSpec kaiming_prelu{InitSpec::Kind::Kaiming, InitSpec::Fan::Out, 0.25f};
+  auto p = probe_stack(kaiming_prelu, true);
+  for (int i = 1; i < 7; ++i) CHECK(p[i].gain_backward == doctest::Approx(1.0).epsilon(0.05));
+  REQUIRE(p[0].slope_mean.has_value());
+  CHECK(*p[0].slope_mean == doctest::Approx(0.25));
+  CHECK(p[0].activation == "prelu");
+  CHECK(k[8].activation == "none");
+}
+
+TEST_CASE("layer stats: Xavier's response std is 1/sqrt(2)^l of Kaiming's at layer l") {
+  // With the same seed both draw the same normal numbers, Xavier's scaled by 1/√2; ReLU is
+  // positively homogeneous and biases are 0, so y_l(xavier) = y_l(kaiming)/√2^l exactly: the paper's
+  // "its std is 1/√2^L of the derived one" (§2.2), measured.
+  auto k = probe_stack(InitSpec{InitSpec::Kind::Kaiming, InitSpec::Fan::In}, false);
+  auto x = probe_stack(InitSpec{InitSpec::Kind::Xavier, InitSpec::Fan::In}, false);
+  for (int l = 1; l <= 8; ++l)
+    CHECK(x[l - 1].response_std / k[l - 1].response_std == doctest::Approx(std::pow(2.0, -l / 2.0)).epsilon(1e-3));
+  // The signs are the same up to float rounding of values right at 0: at most a few in 10⁵ flip.
+  for (int l = 1; l <= 8; ++l) CHECK(x[l - 1].positive_fraction == doctest::Approx(k[l - 1].positive_fraction).epsilon(1e-4));
+}
+
+TEST_CASE("layer stats: Kaiming keeps the response variance from layer to layer (Eq. 10)") {
+  // One draw of a 32-channel net is noisy (finite width), so the log variance ratio between the
+  // 7th and the 1st rectified conv layer is averaged over 8 seeds. Theory: 0; zero padding at 32×32
+  // lowers each layer's ratio by about (1 - 2/(3·32))² ≈ 0.96, i.e. -0.25 over six layers.
+  double sum = 0;
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    auto k = probe_stack(InitSpec{InitSpec::Kind::Kaiming, InitSpec::Fan::In}, false, seed, 32);
+    sum += 2.0 * std::log(k[7].response_std / k[1].response_std);
+    for (auto& s : k) {
+      CHECK(s.positive_fraction > 0.2);  // rectifier inputs at init: about half positive
+      CHECK(s.positive_fraction < 0.8);
+      CHECK(s.positive_min <= s.positive_fraction);
+      CHECK(s.positive_max >= s.positive_fraction);
+      CHECK(std::isfinite(s.grad_input_std));
+      CHECK(s.update_ratio == 0.0);  // no step taken
+    }
+  }
+  const double mean_log_ratio = sum / 8;
+  MESSAGE("mean log Var ratio over 6 Kaiming layers: " << mean_log_ratio << " (Xavier's would be 6·ln ½ = -4.16)");
+  CHECK(mean_log_ratio > -0.9);
+  CHECK(mean_log_ratio < 0.4);
+}
