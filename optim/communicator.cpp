@@ -1,5 +1,7 @@
 #include "optim/communicator.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <thread>
@@ -15,7 +17,12 @@ int MpiSession::fail(int code) {
 
 int default_threads() {
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, cores / std::max(1, world().local_size()));
+  int threads = std::max(1, cores / std::max(1, world().local_size()));
+  // mpirun binds each rank to one core by default (for up to 2 ranks): more threads than the
+  // cores a process may run on would only take turns on them.
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) threads = std::min(threads, std::max(1, CPU_COUNT(&allowed)));
+  return threads;
 }
 
 }  // namespace delve

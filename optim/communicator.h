@@ -69,7 +69,8 @@ Communicator& world();
 // Whether this build can run under mpirun (configured with DELVE_MPI=ON and MPI found).
 bool built_with_mpi();
 // BLAS threads for a process that was given no thread count: this machine's cores shared among
-// the ranks of the job on this machine (P × threads = cores, no oversubscription).
+// the ranks of the job on this machine (P × threads = cores, no oversubscription), and no more
+// than the cores this process may run on (mpirun binds ranks to cores unless --bind-to none).
 int default_threads();
 
 }  // namespace delve
