@@ -62,7 +62,7 @@ int command_run(const RunArgs& args) {
     try {
       outcome = train_run(cfg, opt);
     } catch (const DivergenceError& e) {
-      std::fprintf(stderr, "delve: %s: %s\n", cfg.name.c_str(), e.what());
+      if (reports) std::fprintf(stderr, "delve: %s: %s\n", cfg.name.c_str(), e.what());
       exit_code = e.code;
       outcomes.push_back(cfg.name + ": diverged");
       dirs.push_back(opt.dir);
@@ -95,7 +95,7 @@ int command_run(const RunArgs& args) {
   }
   if (reports)
     for (auto& o : outcomes) std::printf("%s\n", o.c_str());
-  if (exit_code == kExitInterrupted)
+  if (exit_code == kExitInterrupted && reports)
     std::fprintf(stderr, "delve: interrupted; state saved. Continue with: delve run %s --resume%s\n", args.config.c_str(),
                  args.out.empty() ? "" : (" --out " + args.out).c_str());
   return exit_code;
