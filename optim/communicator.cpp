@@ -10,6 +10,12 @@ namespace delve {
 
 void SingleProcess::abort(int code) { std::exit(code); }
 
+int launcher_ranks() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
+    if (const char* n = std::getenv(v)) return std::max(1, std::atoi(n));
+  return std::getenv("PMIX_RANK") ? 1 : 0;  // PMIx alone does not say how many
+}
+
 int MpiSession::fail(int code) {
   if (world().size() > 1) world().abort(code);  // the other ranks may be waiting in a collective
   return code;

@@ -68,6 +68,9 @@ class MpiSession {
 Communicator& world();
 // Whether this build can run under mpirun (configured with DELVE_MPI=ON and MPI found).
 bool built_with_mpi();
+// The number of ranks an MPI launcher (Open MPI's mpirun, MPICH's hydra, a PMIx launcher) started
+// this process among, as it announces in the environment; 0 when no launcher started it.
+int launcher_ranks();
 // BLAS threads for a process that was given no thread count: this machine's cores shared among
 // the ranks of the job on this machine (P × threads = cores, no oversubscription), and no more
 // than the cores this process may run on (mpirun binds ranks to cores unless --bind-to none).

@@ -71,18 +71,10 @@ class MpiWorld final : public Communicator {
 
 std::unique_ptr<MpiWorld> g_world;
 
-// mpirun (Open MPI), mpiexec.hydra (MPICH) and PMIx launchers announce themselves in the
-// environment; without them this process was started by hand and stays a single process.
-bool launched_by_mpirun() {
-  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"})
-    if (std::getenv(v)) return true;
-  return false;
-}
-
 }  // namespace
 
 MpiSession::MpiSession(int& argc, char**& argv) {
-  if (!launched_by_mpirun()) return;
+  if (launcher_ranks() == 0) return;  // started by hand: a single process, MPI never started
   // FUNNELED: only the main thread calls MPI; the batcher's prefetch thread and OpenBLAS's
   // threads never do.
   int provided = 0;
