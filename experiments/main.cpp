@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
       "Under `mpirun -np P` (a build with -DDELVE_MPI=ON) every run trains data-parallel: each rank takes\n"
       "B/P images of each batch of B and one allreduce averages the gradients; rank 0 writes the run.\n"
       "Examples:\n  delve run experiments/default.json --set train.epochs=1 --out runs/try\n"
-      "  mpirun -np 2 delve run experiments/default.json --set train.threads=1\n"
-      "  mpirun -np 4 --hostfile hosts delve run experiments/seeds.json --sweep-parallel");
+      "  mpirun -np 2 delve run experiments/default.json                  each run on 2 ranks\n"
+      "  mpirun -np 2 delve run experiments/default.json --sweep-parallel one member per rank");
 
   ProbeArgs probe;
   auto* probe_cmd = app.add_subcommand("probe", "Per-layer signal statistics at initialisation, against the paper's theory");
