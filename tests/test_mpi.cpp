@@ -59,11 +59,13 @@ void run_here(const std::string& config_path, const std::string& dir, const char
 }
 
 // `delve run` under mpirun on this machine. As root Open MPI needs --allow-run-as-root; two
-// ranks on a small CI machine need --oversubscribe; single-copy (CMA) transfers between ranks
-// are often forbidden in containers, so the shared-memory transport copies instead.
+// ranks on a one-core CI machine need --oversubscribe; the ranks talk through shared memory only
+// (btl self,vader: no TCP, which may find no usable interface in a container), and without
+// single-copy (CMA) transfers, which containers often forbid.
 int run_mpi(int ranks, const std::string& args) {
   const std::string cmd = std::string(DELVE_MPIEXEC) +
-                          " --allow-run-as-root --oversubscribe --mca btl_vader_single_copy_mechanism none -np " +
+                          " --allow-run-as-root --oversubscribe --mca btl self,vader"
+                          " --mca btl_vader_single_copy_mechanism none -np " +
                           std::to_string(ranks) + " " + DELVE_BINARY + " run " + args + " --quiet > /dev/null";
   return std::system(cmd.c_str());
 }
