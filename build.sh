@@ -2,11 +2,14 @@
 # Installs what delve needs from Debian (when missing) and builds it into build/.
 # Usage: ./build.sh            Release build in build/
 #        ./build.sh --sanitize AddressSanitizer + UBSan build in build-sanitize/
+#        ./build.sh --mpi      also installs Open MPI and builds with it (mpirun -np P build/delve run ...)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(cmake g++ make pkg-config libopenblas-dev libstb-dev nlohmann-json3-dev doctest-dev zlib1g-dev
           libcli11-dev dataset-fashion-mnist)
+mpi=OFF
+if [ "${1:-}" = "--mpi" ]; then mpi=ON; packages+=(libopenmpi-dev openmpi-bin); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,7 +27,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   dir=build-sanitize
   flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDELVE_SANITIZE=ON)
 fi
-cmake -S . -B "$dir" "${flags[@]}" >/dev/null
+cmake -S . -B "$dir" "${flags[@]}" -DDELVE_MPI=$mpi >/dev/null
 echo "build.sh: building $dir/ (about two minutes the first time)" >&2
 if ! cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1; then
   grep -E -A3 "error" "$dir/build.log" | head -60 >&2

@@ -1,4 +1,7 @@
 // delve run CONFIG: trains every member of the config's sweep, one after another.
+// Under mpirun every rank takes part in every run (data-parallel, optim/data_parallel.h) and rank 0
+// reports; with --sweep-parallel each rank instead trains its own members alone (member i on rank
+// i mod P), for seed studies, and rank 0 draws the comparison once all are done.
 #include <cstdio>
 #include <filesystem>
 
@@ -8,6 +11,7 @@
 #include "experiments/plot.h"
 #include "experiments/signals.h"
 #include "experiments/trainer.h"
+#include "optim/communicator.h"
 
 namespace fs = std::filesystem;
 
@@ -34,31 +38,38 @@ int command_run(const RunArgs& args) {
   const std::string base = !args.out.empty() ? args.out
                            : !resolved["out"].get<std::string>().empty() ? resolved["out"].get<std::string>()
                                                                          : "runs/" + name;
+  auto dir_of = [&](const SweepMember& m) { return m.name.empty() ? base : (fs::path(base) / m.name).string(); };
   install_stop_handlers();
+  Communicator& ranks = world();
+  SingleProcess alone;  // a --sweep-parallel member's own communicator
+  const bool reports = args.sweep_parallel || ranks.is_root();  // prints and plots its runs
   int exit_code = kExitOk;
   std::vector<std::string> dirs;
   std::vector<std::string> outcomes;
-  for (auto& m : members) {
+  for (size_t i = 0; i < members.size(); ++i) {
+    const SweepMember& m = members[i];
+    if (args.sweep_parallel && int(i % size_t(ranks.size())) != ranks.rank()) continue;  // another rank's
     RunConfig cfg = parse_run_config(m.config);
     if (!m.name.empty()) cfg.name = name + "/" + m.name;
     RunOptions opt;
-    opt.dir = m.name.empty() ? base : (fs::path(base) / m.name).string();
+    opt.dir = dir_of(m);
     opt.resume = args.resume;
     opt.force = args.force;
     opt.progress = !args.quiet;
-    if (!args.quiet) std::fprintf(stderr, "delve: run %s -> %s\n", cfg.name.c_str(), opt.dir.c_str());
+    opt.comm = args.sweep_parallel ? &alone : nullptr;
+    if (!args.quiet && reports) std::fprintf(stderr, "delve: run %s -> %s\n", cfg.name.c_str(), opt.dir.c_str());
     RunOutcome outcome;
     try {
       outcome = train_run(cfg, opt);
     } catch (const DivergenceError& e) {
-      std::fprintf(stderr, "delve: %s: %s\n", cfg.name.c_str(), e.what());
+      if (reports) std::fprintf(stderr, "delve: %s: %s\n", cfg.name.c_str(), e.what());
       exit_code = e.code;
       outcomes.push_back(cfg.name + ": diverged");
       dirs.push_back(opt.dir);
       continue;  // the other members of a sweep still run
     }
     dirs.push_back(opt.dir);
-    write_run_plot(opt.dir);
+    if (reports) write_run_plot(opt.dir);
     const json& s = outcome.summary;
     char line[400];
     auto pct = [](const json& v) {
@@ -77,13 +88,20 @@ int command_run(const RunArgs& args) {
       break;  // interrupted: stop the sweep too
     }
   }
-  if (members.size() > 1 && !dirs.empty()) {
+  if (args.sweep_parallel && ranks.size() > 1) {
+    ranks.barrier();  // every member is done: the picture compares them all
+    dirs.clear();
+    if (ranks.is_root())
+      for (auto& m : members) dirs.push_back(dir_of(m));
+  }
+  if (members.size() > 1 && !dirs.empty() && ranks.is_root()) {
     const std::string picture = (fs::path(base) / "curves.svg").string();
     write_comparison_plot(dirs, picture, name);
     outcomes.push_back("picture: " + picture);
   }
-  for (auto& o : outcomes) std::printf("%s\n", o.c_str());
-  if (exit_code == kExitInterrupted) {
+  if (reports)
+    for (auto& o : outcomes) std::printf("%s\n", o.c_str());
+  if (exit_code == kExitInterrupted && reports) {
     std::string again = "delve run " + args.config + " --resume";
     if (!args.out.empty()) again += " --out " + args.out;
     for (auto& s : args.sets) again += " --set '" + s + "'";

@@ -12,6 +12,7 @@ struct RunArgs {
   std::vector<std::string> sets;
   std::vector<std::string> only;  // sweep members to run (by name); empty: all
   bool resume = false, force = false, quiet = false;
+  bool sweep_parallel = false;  // under mpirun: members spread over the ranks, not one run over all ranks
 };
 int command_run(const RunArgs& args);
 

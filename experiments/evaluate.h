@@ -12,6 +12,8 @@ struct EvalResult {
   size_t images = 0;
 };
 
-EvalResult evaluate(Net& net, Batcher& batches);
+// With a communicator of several ranks, rank r evaluates batches r, r+P, r+2P, ... and the sums
+// are combined: every rank gets the result over the whole split.
+EvalResult evaluate(Net& net, Batcher& batches, class Communicator* comm = nullptr);
 
 }  // namespace delve

@@ -10,11 +10,13 @@
 #include "core/error.h"
 #include "experiments/commands.h"
 #include "experiments/config.h"
+#include "optim/communicator.h"
 
 using namespace delve;
 
 int main(int argc, char** argv) {
   ensure_fast_blas(argc, argv);
+  MpiSession mpi(argc, argv);  // only under mpirun in a build with MPI (optim/communicator.h)
 
   CLI::App app{
       "delve: trains deep plain conv nets on the CPU to reproduce He et al. 2015, \"Delving Deep into\n"
@@ -44,11 +46,18 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--resume", run.resume, "Continue from each run's checkpoint (bit-identical to an uninterrupted run)");
   run_cmd->add_flag("--force", run.force, "Start over in a run directory that already holds a run");
   run_cmd->add_flag("--quiet", run.quiet, "No progress line on stderr");
+  run_cmd->add_flag("--sweep-parallel", run.sweep_parallel,
+                    "Under mpirun: each rank trains its own members of the sweep (member i on rank i mod P) "
+                    "instead of all ranks training each run data-parallel");
   run_cmd->footer(
       "\nWrites per run: config.json (resolved), log.jsonl (events), summary.json, checkpoint.safetensors,\n"
       "curves.svg. A sweep writes one sub-directory per member and a curves.svg comparing them.\n"
       "Ctrl-C finishes the step, saves a checkpoint and stops (exit 130); --resume continues.\n"
-      "Example:\n  delve run experiments/default.json --set train.epochs=1 --out runs/try");
+      "Under `mpirun -np P` (a build with -DDELVE_MPI=ON) every run trains data-parallel: each rank takes\n"
+      "B/P images of each batch of B and one allreduce averages the gradients; rank 0 writes the run.\n"
+      "Examples:\n  delve run experiments/default.json --set train.epochs=1 --out runs/try\n"
+      "  mpirun -np 2 delve run experiments/default.json                  each run on 2 ranks\n"
+      "  mpirun -np 2 delve run experiments/default.json --sweep-parallel one member per rank");
 
   ProbeArgs probe;
   auto* probe_cmd = app.add_subcommand("probe", "Per-layer signal statistics at initialisation, against the paper's theory");
@@ -136,13 +145,13 @@ int main(int argc, char** argv) {
     if (*bench_data_cmd) return command_bench_data(data_config, data_sets, data_batch, data_batches);
   } catch (const Error& e) {
     std::fprintf(stderr, "delve: error: %s\n", e.what());
-    return e.code;
+    return mpi.fail(e.code);
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "delve: error: out of memory (lower train.batch or the model's widths)\n");
-    return kExitError;
+    return mpi.fail(kExitError);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "delve: error: %s\n", e.what());
-    return kExitError;
+    return mpi.fail(kExitError);
   }
   return kExitUsage;
 }

@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <thread>
 
 #include "core/atomic_file.h"
 #include "core/blas.h"
@@ -16,6 +15,7 @@
 #include "experiments/session.h"
 #include "experiments/signals.h"
 #include "layers/softmax_xent.h"
+#include "optim/data_parallel.h"
 #include "optim/sgd.h"
 
 namespace fs = std::filesystem;
@@ -82,29 +82,34 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
   const fs::path dir = opt.dir;
   const std::string ckpt = (dir / "checkpoint.safetensors").string();
   const std::string log_path = (dir / "log.jsonl").string();
+  // Under mpirun rank 0 alone writes the run directory, and its view of it decides for every rank.
+  Communicator& comm = opt.comm ? *opt.comm : world();
+  const bool show_progress = opt.progress && comm.is_root();
   std::error_code ec;
-  const bool have_ckpt = fs::exists(ckpt);
-  const bool have_log = fs::exists(log_path);
+  const bool have_ckpt = comm.any(comm.is_root() && fs::exists(ckpt));
+  const bool have_log = comm.any(comm.is_root() && fs::exists(log_path));
   if (!opt.resume && !opt.force && (have_ckpt || have_log))
     throw UsageError("'" + dir.string() + "' already holds a run; pass --resume to continue it, --force to start it over, "
                      "or --out to choose another directory");
-  Progress progress_note(0, opt.progress);
+  Progress progress_note(0, show_progress);
   if (opt.resume && !have_ckpt && have_log)
     progress_note.note("delve: no complete checkpoint in '" + dir.string() + "': starting this run from the beginning");
   const bool resuming = opt.resume && have_ckpt;
 
-  const int threads = cfg.train.threads > 0 ? cfg.train.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = cfg.train.threads > 0 ? cfg.train.threads : default_threads();
   blas_set_threads(threads);
   // Data and model first: a config or data error leaves no directory behind.
   auto session = open_session(cfg);
-  fs::create_directories(dir, ec);
-  if (ec) throw Error("cannot create run directory '" + dir.string() + "': " + ec.message());
-  if (!resuming) {
-    for (const char* f : {"log.jsonl", "summary.json", "checkpoint.safetensors"}) fs::remove(dir / f, ec);
+  if (comm.is_root()) {
+    fs::create_directories(dir, ec);
+    if (ec) throw Error("cannot create run directory '" + dir.string() + "': " + ec.message());
+    if (!resuming)
+      for (const char* f : {"log.jsonl", "summary.json", "checkpoint.safetensors"}) fs::remove(dir / f, ec);
   }
   Net& net = session->net;
   Batcher train_batches(session->data.train, *session->normalizer, cfg.data, cfg.train.batch, true);
   Batcher test_batches(session->data.test, *session->normalizer, cfg.data, cfg.train.batch, false);
+  DataParallel parallel(comm, cfg.train.batch);
   const int64_t per_epoch = int64_t(train_batches.batches_per_epoch());
   if (per_epoch == 0)
     throw DataError("the training split has " + std::to_string(session->data.train.size()) +
@@ -119,12 +124,12 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
     schedule.restore(st.schedule);
     for (auto& d : nlohmann::json::diff(loaded.config, cfg.resolved)) changed.push_back(d["path"]);
   }
-  write_text_file_atomic((dir / "config.json").string(), cfg.resolved.dump(2) + "\n");
+  if (comm.is_root()) write_text_file_atomic((dir / "config.json").string(), cfg.resolved.dump(2) + "\n");
 
   const int64_t total = cfg.train.iterations > 0 ? cfg.train.iterations : int64_t(cfg.train.epochs) * per_epoch;
   const int64_t epochs_total = (total + per_epoch - 1) / per_epoch;
   RunLog log;
-  log.open(log_path, resuming ? st.iteration : -1);
+  if (comm.is_root()) log.open(log_path, resuming ? st.iteration : -1);  // elsewhere write() does nothing
   log.write({{"event", "start"},
              {"iteration", st.iteration},
              {"resumed", resuming},
@@ -132,6 +137,8 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
              {"name", cfg.name},
              {"seed", cfg.seed},
              {"threads", threads},
+             {"ranks", comm.size()},
+             {"communicator", comm.describe()},
              {"blas_core", blas_core()},
              {"version", DELVE_GIT_REVISION},
              {"parameters", net.param_count()},
@@ -149,7 +156,7 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
   Sgd sgd(cfg.sgd);
   Tensor x, dlogits;
   std::vector<int32_t> labels;
-  Progress progress(total, opt.progress);
+  Progress progress(total, show_progress);
   const auto run_start = Clock::now();
   const double elapsed_before = st.elapsed_seconds;
   double interval_loss = 0, interval_err = 0, epoch_loss = 0, epoch_err = 0;
@@ -165,11 +172,11 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
   auto save = [&] {
     st.schedule = schedule.state();
     st.elapsed_seconds = elapsed_before + seconds_since(run_start);
-    save_checkpoint(ckpt, net, st, cfg.resolved);
+    if (comm.is_root()) save_checkpoint(ckpt, net, st, cfg.resolved);  // the state is the same on every rank
     log.write({{"event", "checkpoint"}, {"iteration", st.iteration}, {"path", ckpt}});
   };
   auto run_eval = [&] {
-    EvalResult r = evaluate(net, test_batches);
+    EvalResult r = evaluate(net, test_batches, &comm);
     last_test_loss = r.loss;
     last_test_error = r.error;
     last_eval_iteration = st.iteration;
@@ -190,9 +197,11 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
                            (cfg.train.layers_every > 0 && st.iteration % cfg.train.layers_every == 0);
     const auto t0 = Clock::now();
     net.zero_grad();
-    const Tensor& logits = net.forward(x, Mode::Train);
+    parallel.use_rank_stream(net.rng());
+    const Tensor& logits = net.forward(parallel.shard(x), Mode::Train);
     int errors = 0;
-    const float loss = xent.forward(logits, labels.data(), &errors);
+    float loss = xent.forward(logits, parallel.shard_labels(labels), &errors);
+    parallel.reduce_loss(loss, errors);  // the global batch's: every rank takes the same branch below
     std::string bad;
     if (!std::isfinite(loss)) {
       bad = first_nonfinite_output(net);
@@ -201,6 +210,7 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
       dlogits.resize(logits.shape());
       xent.backward(dlogits);
       net.backward(dlogits, stats_due ? probe.observer() : Net::GradObserver());
+      parallel.average_gradients(net.grad_arena());
       bad = first_nonfinite_gradient(net);
       if (!bad.empty()) failure = "gradient of " + bad + " is not finite";
       if (bad.empty() && stats_due) {
@@ -209,6 +219,7 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
         log.write({{"event", "layers"}, {"iteration", st.iteration}, {"epoch", double(st.iteration) / per_epoch}, {"layers", layers}});
       }
     }
+    parallel.restore_shared_stream(net.rng());
     if (!failure.empty()) {
       if (!cfg.train.skip_nonfinite) {
         status = "diverged";
@@ -251,7 +262,7 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
       st.batch_in_epoch = 0;
     }
     if (cfg.train.checkpoint_every > 0 && st.iteration % cfg.train.checkpoint_every == 0 && st.iteration < total) save();
-    if (stop_requested()) {
+    if (comm.any(stop_requested())) {
       status = "interrupted";
       exit_code = kExitInterrupted;
       break;
@@ -277,10 +288,12 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
                             {"seconds", seconds},
                             {"images_per_s", seconds > 0 ? double(st.iteration) * cfg.train.batch / seconds : 0.0},
                             {"skipped_steps", skipped},
+                            {"ranks", comm.size()},
+                            {"allreduce_seconds", parallel.allreduce_seconds()},
                             {"parameters", net.param_count()},
                             {"slopes", slopes_json(net)}};
   if (!failure.empty()) summary["error_message"] = failure;
-  write_text_file_atomic((dir / "summary.json").string(), summary.dump(2) + "\n");
+  if (comm.is_root()) write_text_file_atomic((dir / "summary.json").string(), summary.dump(2) + "\n");
   log.write({{"event", "end"}, {"iteration", st.iteration}, {"status", status}, {"seconds", seconds}});
   if (status == "diverged") throw DivergenceError(failure + " (last good checkpoint kept in '" + ckpt + "' if one was saved)");
   return {exit_code, summary};

@@ -9,8 +9,11 @@
 
 namespace delve {
 
+class Communicator;
+
 struct RunOptions {
   std::string dir;
+  Communicator* comm = nullptr;  // the ranks training this run together (optim/communicator.h); null: world()
   bool resume = false;    // continue from dir/checkpoint.safetensors
   bool force = false;     // start over in a directory that holds a run
   bool progress = true;   // progress line on stderr
