@@ -129,9 +129,12 @@ std::string value_name(const json& v, int index) {
   if (v.is_primitive()) return v.dump();
   if (v.is_object()) {
     std::string text;
-    for (auto& item : v.items())
-      if (item.value().is_primitive())
-        text += (text.empty() ? "" : "-") + (item.value().is_string() ? item.value().get<std::string>() : item.value().dump());
+    for (auto& item : v.items()) {
+      if (!item.value().is_primitive()) continue;
+      // Appended piecewise: g++ 12 warns (-Wrestrict, a false positive) on "x" + std::string&&.
+      if (!text.empty()) text += '-';
+      text += item.value().is_string() ? item.value().get<std::string>() : item.value().dump();
+    }
     if (!text.empty()) return text;
   }
   return std::to_string(index);
@@ -225,6 +228,12 @@ std::vector<SweepMember> expand_sweep(const json& resolved) {
     const json& def = schema_at(key, "sweep");
     if (!axis.value().is_array() || axis.value().empty())
       throw ConfigError("sweep: \"" + key + "\" must be a non-empty list of values");
+    // The product grows with every axis; a config that asks for more runs than anyone could
+    // train is a mistake, refused before it costs memory (each member is a whole config).
+    constexpr size_t kMaxMembers = 10000;
+    if (members.size() * axis.value().size() > kMaxMembers)
+      throw ConfigError("sweep: \"" + key + "\" makes " + std::to_string(members.size() * axis.value().size()) +
+                        "+ runs, more than the limit of " + std::to_string(kMaxMembers));
     std::vector<SweepMember> next;
     for (auto& m : members) {
       int index = 0;
