@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace delve {
@@ -43,9 +44,10 @@ void RunLog::open(const std::string& path, long long keep_until) {
       } catch (const nlohmann::json::parse_error&) {
       }
     }
-    std::ofstream out(path, std::ios::trunc);
-    if (!out) throw Error("cannot write log '" + path + "'");
-    for (auto& l : kept) out << l << '\n';
+    // Atomically: a kill during this rewrite must not lose the events of the kept iterations.
+    std::string text;
+    for (auto& l : kept) text += l + '\n';
+    write_text_file_atomic(path, text);
   }
   file_ = std::fopen(path.c_str(), "a");
   if (!file_) throw Error("cannot open log '" + path + "' for writing: " + std::strerror(errno));
