@@ -3,11 +3,14 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <algorithm>
 #include <exception>
+#include <utility>
 
 #include "core/blas.h"
 #include "core/error.h"
 #include "experiments/commands.h"
+#include "experiments/config.h"
 
 using namespace delve;
 
@@ -87,6 +90,16 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--split", eval.split, "test | train")->check(CLI::IsMember({"test", "train"}));
   eval_cmd->footer("\nExample:\n  delve eval runs/default/kind-kaiming/checkpoint.safetensors");
 
+  // CLI11 reports an unknown command only as "A subcommand is required"; name it and the closest.
+  std::vector<std::string> names;
+  for (const CLI::App* sub : std::as_const(app).get_subcommands([](const CLI::App*) { return true; }))
+    names.push_back(sub->get_name());
+  if (argc > 1 && argv[1][0] != '-' && std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+    const std::string hint = closest_key(argv[1], names);
+    std::fprintf(stderr, "delve: error: unknown command '%s'%s; the commands are run, probe, plot, slopes, eval\n",
+                 argv[1], hint.empty() ? "" : (" (did you mean '" + hint + "'?)").c_str());
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
