@@ -189,6 +189,14 @@ json load_config_file(const std::string& path) {
 }
 
 void apply_override(json& user, const std::string& assignment) {
+  // A bare word becomes a JSON string, and JSON strings must be UTF-8: refuse other bytes here
+  // rather than fail later, when the config is written to config.json or a checkpoint.
+  try {
+    (void)json(assignment).dump();
+  } catch (const json::type_error&) {
+    throw ConfigError("--set '" + json(assignment).dump(-1, ' ', false, json::error_handler_t::replace) +
+                      "': not valid UTF-8 text");
+  }
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw ConfigError("--set '" + assignment + "': expected key.path=value, e.g. train.epochs=3");
