@@ -181,7 +181,7 @@ json load_config_file(const std::string& path) {
   json j;
   try {
     j = json::parse(buffer.str());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 9e999
     throw ConfigError(path + ": not valid JSON: " + e.what());
   }
   if (!j.is_object()) throw ConfigError(path + ": the config must be a JSON object {...}");
@@ -205,7 +205,7 @@ void apply_override(json& user, const std::string& assignment) {
   json value;
   try {
     value = json::parse(text);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // not JSON (or a number out of range): taken as a string
     value = text;  // a bare word: kaiming, fan_out, runs/x
   }
   create_at(user, key) = value;

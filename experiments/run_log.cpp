@@ -22,7 +22,7 @@ std::vector<nlohmann::json> read_run_log(const std::string& path) {
     if (line.empty()) continue;
     try {
       events.push_back(nlohmann::json::parse(line));
-    } catch (const nlohmann::json::parse_error&) {
+    } catch (const nlohmann::json::exception&) {
       // only a torn final line is expected; anything else is skipped the same way
     }
   }
@@ -41,7 +41,7 @@ void RunLog::open(const std::string& path, long long keep_until) {
         if (e.contains("iteration") && e["iteration"].is_number() && e["iteration"].get<long long>() > keep_until) continue;
         if (e.value("event", "") == "end") continue;
         kept.push_back(line);
-      } catch (const nlohmann::json::parse_error&) {
+      } catch (const nlohmann::json::exception&) {
       }
     }
     // Atomically: a kill during this rewrite must not lose the events of the kept iterations.
