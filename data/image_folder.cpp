@@ -99,7 +99,9 @@ void check_plausible_size(const std::string& path, int w, int h) {
   constexpr uint64_t kMaxPixels = uint64_t(1) << 28, kMaxPixelsPerByte = 16384;
   std::error_code ec;
   const uint64_t bytes = std::filesystem::file_size(path, ec);
-  const uint64_t pixels = uint64_t(w) * uint64_t(h);
+  const uint64_t pixels = uint64_t(std::max(w, 0)) * uint64_t(std::max(h, 0));
+  if (w < 1 || h < 1)  // stb accepts a PNM header of 0x0; the resizer would then assert
+    throw DataError(path + ": the header declares an empty " + std::to_string(w) + "x" + std::to_string(h) + " image");
   if (!ec && pixels <= kMaxPixels && pixels <= bytes * kMaxPixelsPerByte) return;
   throw DataError(path + ": the header declares a " + std::to_string(w) + "x" + std::to_string(h) +
                   " image, implausibly large for a " + std::to_string(bytes) + "-byte file (corrupt?)");
@@ -129,6 +131,7 @@ void append_image(const ImageFile& f, int channels, int side, bool center_crop, 
   int w = 0, h = 0, comp = 0;
   std::unique_ptr<unsigned char, StbFree> pixels(stbi_load(f.path.c_str(), &w, &h, &comp, channels));
   if (!pixels) throw DataError(f.path + ": cannot decode image (stb_image: " + stbi_failure_reason() + ")");
+  check_plausible_size(f.path, w, h);  // again: the file may have changed since stbi_info
   int x0 = 0, y0 = 0, cw = w, ch = h;
   if (center_crop) {
     cw = ch = std::min(w, h);
