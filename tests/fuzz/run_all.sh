@@ -31,18 +31,19 @@ for t in "${targets[@]}"; do
   echo "== fuzz_$t for ${seconds}s" >&2
   # -rss_limit_mb: an input that makes a parser allocate 2 GB is a finding, not a slow test.
   build-fuzz/fuzz_$t "$work" "$corpus" "${dict[@]}" -max_total_time="$seconds" -timeout=10 \
-    -rss_limit_mb=2048 -max_len=16384 -artifact_prefix="$artifacts" -print_final_stats=1 \
+    -rss_limit_mb=2048 -max_len=8192 -artifact_prefix="$artifacts" -print_final_stats=1 \
     2>build-fuzz/$t.log || { grep -E -A12 "^==[0-9]+==|^terminate|ERROR: libFuzzer" build-fuzz/$t.log | head -40 >&2
                              echo "fuzz_$t: FOUND A CRASH: $(ls "$artifacts")" >&2; crashed+=("$t"); }
   grep -E "stat::number_of_executed_units|stat::peak_rss_mb" build-fuzz/$t.log | sed "s/^/  /" >&2
-  # Keep only the inputs that add coverage: the corpus stays small enough to replay in the suite.
+  # Keep only inputs that add edge coverage (hit counts ignored: -use_counters=0), so the corpus
+  # stays small enough to keep in git and to replay in the suite.
   merged=build-fuzz/merged/$t
   rm -rf "$merged" && mkdir -p "$merged"
-  build-fuzz/fuzz_$t -merge=1 "$merged" "$corpus" "$work" 2>>build-fuzz/$t.log
+  build-fuzz/fuzz_$t -merge=1 -use_counters=0 "$merged" "$corpus" "$work" 2>>build-fuzz/$t.log
   # Inputs that once crashed a parser (regression-*) stay, whether or not they add coverage.
   find "$corpus" -name 'regression-*' -exec cp {} "$merged" \;
   rm -rf "$corpus" && mv "$merged" "$corpus"
-  echo "  corpus: $(ls "$corpus" | wc -l) files, $(du -sk "$corpus" | cut -f1) KiB" >&2
+  echo "  corpus: $(ls "$corpus" | wc -l) files, $(du -sk --apparent-size "$corpus" | cut -f1) KiB" >&2
 done
 if [ ${#crashed[@]} -gt 0 ]; then
   echo "crashes in: ${crashed[*]} (inputs in build-fuzz/artifacts/; fix, then add them to the corpus as regression-*)" >&2
