@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "core/error.h"
 
@@ -72,6 +73,22 @@ void write_file_atomic(const std::string& path, const std::vector<std::string_vi
     throw Error("wrote " + path + " but could not fsync its directory " + dir + ": " + reason);
   }
   ::close(dir_fd);
+}
+
+void remove_stale_temporaries(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+        name.find_first_not_of("0123456789", prefix.size()) == std::string::npos) {
+      std::error_code ignored;  // litter that cannot be removed does no harm
+      fs::remove(it->path(), ignored);
+    }
+  }
 }
 
 void write_text_file_atomic(const std::string& path, const std::string& text) {

@@ -18,4 +18,9 @@ void write_file_atomic(const std::string& path, const std::vector<std::string_vi
 
 void write_text_file_atomic(const std::string& path, const std::string& text);
 
+// Removes the temporary files (`path + ".tmp.<pid>"`) that writers of `path` killed mid-write
+// (SIGKILL, power cut) left behind; they are never read, only litter. Call it only when no other
+// process writes `path`, e.g. from the one process that owns a run directory.
+void remove_stale_temporaries(const std::string& path);
+
 }  // namespace delve

@@ -35,7 +35,7 @@ Batcher::Batcher(const Dataset& ds, const Normalizer& norm, const DataSpec& spec
     batches_ = order_.size() / size_t(batch);
     if (batches_ == 0)
       throw DataError("batch size " + std::to_string(batch) + " exceeds the " + std::to_string(order_.size()) +
-                      " training images of " + what);
+                      " training images of " + what + "; lower train.batch");
     permutation_.resize(order_.size());
   } else {
     order_.resize(ds.size());

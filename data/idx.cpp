@@ -45,14 +45,15 @@ IdxHeader read_header(ByteReader& in, int dims, const char* what) {
   return h;
 }
 
-// Reads exactly `bytes` payload bytes and nothing may follow. Grows the buffer as data arrives so
-// that a corrupt header promising terabytes fails as "truncated" rather than as an allocation.
+// Reads exactly `bytes` payload bytes and nothing may follow. Grows the buffer as data arrives
+// (doubling from 64 KiB, at most 64 MiB a step) so that a corrupt header promising gigabytes fails
+// as "truncated" at a cost in proportion to the file, not to the promise.
 void read_payload(ByteReader& in, uint64_t bytes, std::vector<uint8_t>& out, const std::string& promise) {
-  const uint64_t step = uint64_t(1) << 26;
+  const uint64_t first_step = uint64_t(1) << 16, max_step = uint64_t(1) << 26;
   out.clear();
   while (out.size() < bytes) {
     size_t old = out.size();
-    size_t want = size_t(std::min<uint64_t>(step, bytes - old));
+    size_t want = size_t(std::min<uint64_t>({max_step, std::max<uint64_t>(first_step, old), bytes - old}));
     out.resize(old + want);
     size_t got = in.read(out.data() + old, want);
     if (got < want)

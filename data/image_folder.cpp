@@ -91,6 +91,22 @@ void hold_out(const std::string& root, const std::vector<std::string>& classes, 
   }
 }
 
+// stb_image allocates w·h·channels bytes from the header before it reads any pixel data, so a
+// corrupt or hostile header could cost gigabytes. No real file packs more than about 8,000 pixels
+// into a byte (a 1-bit PNG at deflate's limit), nor does a training image need 2^28 pixels: a
+// header that promises more is refused before anything is allocated.
+void check_plausible_size(const std::string& path, int w, int h) {
+  constexpr uint64_t kMaxPixels = uint64_t(1) << 28, kMaxPixelsPerByte = 16384;
+  std::error_code ec;
+  const uint64_t bytes = std::filesystem::file_size(path, ec);
+  const uint64_t pixels = uint64_t(std::max(w, 0)) * uint64_t(std::max(h, 0));
+  if (w < 1 || h < 1)  // stb accepts a PNM header of 0x0; the resizer would then assert
+    throw DataError(path + ": the header declares an empty " + std::to_string(w) + "x" + std::to_string(h) + " image");
+  if (!ec && pixels <= kMaxPixels && pixels <= bytes * kMaxPixelsPerByte) return;
+  throw DataError(path + ": the header declares a " + std::to_string(w) + "x" + std::to_string(h) +
+                  " image, implausibly large for a " + std::to_string(bytes) + "-byte file (corrupt?)");
+}
+
 // 3 if any file has colour, else 1 (see the header). Also rejects files stb cannot read early.
 int common_channels(const std::vector<ImageFile>& a, const std::vector<ImageFile>& b) {
   int channels = 1;
@@ -99,6 +115,7 @@ int common_channels(const std::vector<ImageFile>& a, const std::vector<ImageFile
       int w, h, comp;
       if (!stbi_info(f.path.c_str(), &w, &h, &comp))
         throw DataError(f.path + ": cannot read image (stb_image: " + stbi_failure_reason() + ")");
+      check_plausible_size(f.path, w, h);
       if (comp >= 3) channels = 3;
     }
   return channels;
@@ -114,6 +131,7 @@ void append_image(const ImageFile& f, int channels, int side, bool center_crop, 
   int w = 0, h = 0, comp = 0;
   std::unique_ptr<unsigned char, StbFree> pixels(stbi_load(f.path.c_str(), &w, &h, &comp, channels));
   if (!pixels) throw DataError(f.path + ": cannot decode image (stb_image: " + stbi_failure_reason() + ")");
+  check_plausible_size(f.path, w, h);  // again: the file may have changed since stbi_info
   int x0 = 0, y0 = 0, cw = w, ch = h;
   if (center_crop) {
     cw = ch = std::min(w, h);

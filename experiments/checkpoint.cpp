@@ -71,7 +71,7 @@ LoadedCheckpoint parse_header(const std::string& path, const std::map<std::strin
   if (config == meta.end()) throw CheckpointError(path + ": metadata lacks \"config\"");
   try {
     c.config = nlohmann::json::parse(config->second);
-  } catch (const nlohmann::json::parse_error&) {
+  } catch (const nlohmann::json::exception&) {  // parse_error, or out_of_range (a number like 9e999)
     throw CheckpointError(path + ": metadata \"config\" is not valid JSON");
   }
   return c;

@@ -129,9 +129,12 @@ std::string value_name(const json& v, int index) {
   if (v.is_primitive()) return v.dump();
   if (v.is_object()) {
     std::string text;
-    for (auto& item : v.items())
-      if (item.value().is_primitive())
-        text += (text.empty() ? "" : "-") + (item.value().is_string() ? item.value().get<std::string>() : item.value().dump());
+    for (auto& item : v.items()) {
+      if (!item.value().is_primitive()) continue;
+      // Appended piecewise: g++ 12 warns (-Wrestrict, a false positive) on "x" + std::string&&.
+      if (!text.empty()) text += '-';
+      text += item.value().is_string() ? item.value().get<std::string>() : item.value().dump();
+    }
     if (!text.empty()) return text;
   }
   return std::to_string(index);
@@ -178,7 +181,7 @@ json load_config_file(const std::string& path) {
   json j;
   try {
     j = json::parse(buffer.str());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 9e999
     throw ConfigError(path + ": not valid JSON: " + e.what());
   }
   if (!j.is_object()) throw ConfigError(path + ": the config must be a JSON object {...}");
@@ -186,6 +189,14 @@ json load_config_file(const std::string& path) {
 }
 
 void apply_override(json& user, const std::string& assignment) {
+  // A bare word becomes a JSON string, and JSON strings must be UTF-8: refuse other bytes here
+  // rather than fail later, when the config is written to config.json or a checkpoint.
+  try {
+    (void)json(assignment).dump();
+  } catch (const json::type_error&) {
+    throw ConfigError("--set '" + json(assignment).dump(-1, ' ', false, json::error_handler_t::replace) +
+                      "': not valid UTF-8 text");
+  }
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw ConfigError("--set '" + assignment + "': expected key.path=value, e.g. train.epochs=3");
@@ -194,7 +205,7 @@ void apply_override(json& user, const std::string& assignment) {
   json value;
   try {
     value = json::parse(text);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // not JSON (or a number out of range): taken as a string
     value = text;  // a bare word: kaiming, fan_out, runs/x
   }
   create_at(user, key) = value;
@@ -225,6 +236,12 @@ std::vector<SweepMember> expand_sweep(const json& resolved) {
     const json& def = schema_at(key, "sweep");
     if (!axis.value().is_array() || axis.value().empty())
       throw ConfigError("sweep: \"" + key + "\" must be a non-empty list of values");
+    // The product grows with every axis; a config that asks for more runs than anyone could
+    // train is a mistake, refused before it costs memory (each member is a whole config).
+    constexpr size_t kMaxMembers = 10000;
+    if (members.size() * axis.value().size() > kMaxMembers)
+      throw ConfigError("sweep: \"" + key + "\" makes " + std::to_string(members.size() * axis.value().size()) +
+                        "+ runs, more than the limit of " + std::to_string(kMaxMembers));
     std::vector<SweepMember> next;
     for (auto& m : members) {
       int index = 0;

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <algorithm>
 #include <exception>
+#include <utility>
 
 #include "core/blas.h"
 #include "core/error.h"

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace delve {
@@ -21,7 +22,7 @@ std::vector<nlohmann::json> read_run_log(const std::string& path) {
     if (line.empty()) continue;
     try {
       events.push_back(nlohmann::json::parse(line));
-    } catch (const nlohmann::json::parse_error&) {
+    } catch (const nlohmann::json::exception&) {
       // only a torn final line is expected; anything else is skipped the same way
     }
   }
@@ -40,12 +41,13 @@ void RunLog::open(const std::string& path, long long keep_until) {
         if (e.contains("iteration") && e["iteration"].is_number() && e["iteration"].get<long long>() > keep_until) continue;
         if (e.value("event", "") == "end") continue;
         kept.push_back(line);
-      } catch (const nlohmann::json::parse_error&) {
+      } catch (const nlohmann::json::exception&) {
       }
     }
-    std::ofstream out(path, std::ios::trunc);
-    if (!out) throw Error("cannot write log '" + path + "'");
-    for (auto& l : kept) out << l << '\n';
+    // Atomically: a kill during this rewrite must not lose the events of the kept iterations.
+    std::string text;
+    for (auto& l : kept) text += l + '\n';
+    write_text_file_atomic(path, text);
   }
   file_ = std::fopen(path.c_str(), "a");
   if (!file_) throw Error("cannot open log '" + path + "' for writing: " + std::strerror(errno));

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "core/atomic_file.h"
@@ -91,10 +92,13 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
   if (!opt.resume && !opt.force && (have_ckpt || have_log))
     throw UsageError("'" + dir.string() + "' already holds a run; pass --resume to continue it, --force to start it over, "
                      "or --out to choose another directory");
-  Progress progress_note(0, show_progress);
+  // Not a progress line: said even with --quiet, since the earlier steps are being redone.
   if (opt.resume && !have_ckpt && have_log)
-    progress_note.note("delve: no complete checkpoint in '" + dir.string() + "': starting this run from the beginning");
+    std::fprintf(stderr, "delve: no complete checkpoint in '%s': starting this run from the beginning\n", dir.c_str());
   const bool resuming = opt.resume && have_ckpt;
+  // Temporary files of atomic writes that a killed process left behind (never read as results).
+  for (const char* f : {"checkpoint.safetensors", "config.json", "summary.json", "log.jsonl", "curves.svg"})
+    remove_stale_temporaries((dir / f).string());
 
   const int threads = cfg.train.threads > 0 ? cfg.train.threads : default_threads();
   blas_set_threads(threads);
@@ -114,6 +118,11 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
   if (per_epoch == 0)
     throw DataError("the training split has " + std::to_string(session->data.train.size()) +
                     " images, fewer than one batch of " + std::to_string(cfg.train.batch) + "; lower train.batch");
+  // Only now, with the data loaded and the net built, may --force discard the previous run: a
+  // bad data path or model must leave the existing results as they were.
+  if (!resuming) {
+    for (const char* f : {"log.jsonl", "summary.json", "checkpoint.safetensors"}) fs::remove(dir / f, ec);
+  }
 
   TrainState st;
   LrSchedule schedule(cfg.schedule);

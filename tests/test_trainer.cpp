@@ -12,6 +12,7 @@
 #include "experiments/run_log.h"
 #include "experiments/signals.h"
 #include "experiments/trainer.h"
+#include "checkpoint_compare.h"
 #include "temp_dir.h"
 
 using namespace delve;
@@ -39,21 +40,6 @@ RunOptions quiet(const std::string& dir) {
   o.dir = dir;
   o.progress = false;
   return o;
-}
-
-// Every parameter and momentum value of two checkpoints, compared bit for bit.
-void check_same_tensors(const std::string& a, const std::string& b) {
-  SafetensorsFile fa = read_safetensors(a), fb = read_safetensors(b);
-  REQUIRE(fa.names == fb.names);
-  for (auto& name : fa.names) {
-    const auto& va = fa.get(name);
-    const auto& vb = fb.get(name);
-    REQUIRE(va.size() == vb.size());
-    INFO("tensor " << name);
-    CHECK(std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)) == 0);
-  }
-  CHECK(fa.metadata.at("rng") == fb.metadata.at("rng"));
-  CHECK(fa.metadata.at("iteration") == fb.metadata.at("iteration"));
 }
 
 }  // namespace
@@ -137,7 +123,7 @@ TEST_CASE("trainer: resume is bit-identical to an uninterrupted run") {
     resume.resume = true;
     CHECK(train_run(tiny_config(), resume).exit_code == kExitOk);
   }
-  check_same_tensors(tmp.file("whole/checkpoint.safetensors"), tmp.file("parts/checkpoint.safetensors"));
+  test::check_same_tensors(tmp.file("whole/checkpoint.safetensors"), tmp.file("parts/checkpoint.safetensors"));
   // The resumed log holds each iteration's train event once.
   int train_events = 0;
   for (auto& e : read_run_log(tmp.file("parts/log.jsonl"))) train_events += e["event"] == "train";

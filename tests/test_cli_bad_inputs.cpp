@@ -1,0 +1,256 @@
+// The bad-input table: malformed configs, command lines, data files and checkpoints, each given to
+// the real `delve` binary. Every row asserts the exit code (core/error.h), that the message names
+// the offending key, file or value, and that no file of an existing run directory was written
+// over. The README's troubleshooting section lists the same errors.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "data_test_files.h"
+#include "tests/checkpoint_compare.h"
+#include "tests/file_bytes.h"
+#include "tests/run_delve.h"
+
+namespace fs = std::filesystem;
+using namespace delve;
+using delve::test::read_bytes;
+using delve::test::write_bytes;
+
+namespace {
+
+// Two steps on a small synthetic set: the run every row starts from or compares against.
+constexpr const char* kGoodConfig = R"({
+  "name": "good",
+  "data": {"source": "synthetic", "synthetic_train": 64, "synthetic_test": 16, "synthetic_channels": 1,
+           "synthetic_classes": 4, "prefetch": 0},
+  "model": {"family": "plain", "stages": [{"convs": 1, "width": 4}], "fc": [8]},
+  "train": {"iterations": 2, "batch": 16, "threads": 1}
+})";
+
+struct Row {
+  std::string name;
+  std::vector<std::string> args;
+  int exit_code;
+  std::vector<std::string> mentions;  // each must appear in stderr
+  test::ChildOptions child = {};
+};
+
+// Every file under `dir` with its bytes.
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files[e.path().string()] = read_bytes(e.path().string());
+  return files;
+}
+
+// A checkpoint with its JSON header edited (tensor entries and metadata), data section unchanged.
+std::string with_header(const std::string& file, const std::function<void(nlohmann::ordered_json&)>& edit) {
+  uint64_t length = 0;
+  std::memcpy(&length, file.data(), 8);
+  auto header = nlohmann::ordered_json::parse(file.substr(8, length));
+  edit(header);
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  const uint64_t new_length = text.size();
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &new_length, 8);
+  return out + text + file.substr(8 + length);
+}
+
+std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
+
+}  // namespace
+
+TEST_CASE("bad inputs: exit code, a message naming the culprit, existing results untouched") {
+  test::TempDir tmp("bad_inputs");
+  auto path = [&](const std::string& name) { return tmp / name; };
+  auto file = [&](const std::string& name, const std::string& bytes) {
+    test::write_file(path(name), bytes_of(bytes));
+    return path(name);
+  };
+  const std::string good = file("good.json", kGoodConfig);
+  auto config = [&](const std::string& name, const std::string& patch) {
+    nlohmann::json j = nlohmann::json::parse(kGoodConfig);
+    j.merge_patch(nlohmann::json::parse(patch));
+    return file(name, j.dump());
+  };
+
+  // The existing results: one finished run, and copies of it with a damaged checkpoint.
+  const std::string runs = path("runs"), existing = path("runs/existing");
+  const test::DelveResult first = test::run_delve({"run", good, "--out", existing, "--quiet"}, tmp.str());
+  REQUIRE_MESSAGE(first.exit_code == kExitOk, first.err);
+  const std::string checkpoint = read_bytes(existing + "/checkpoint.safetensors");
+  auto run_copy = [&](const std::string& name, const std::string& checkpoint_bytes) {
+    fs::copy(existing, path("runs/" + name), fs::copy_options::recursive);
+    write_bytes(path("runs/" + name + "/checkpoint.safetensors"), checkpoint_bytes);
+    return path("runs/" + name);
+  };
+  auto edited = [&](const std::function<void(nlohmann::ordered_json&)>& edit) { return with_header(checkpoint, edit); };
+  auto checkpoint_file = [&](const std::string& name, const std::string& bytes) { return file(name + ".safetensors", bytes); };
+  const std::string newer = edited([](auto& h) { h["__metadata__"]["format_version"] = "99"; });
+
+  // Data files, valid but for one defect each.
+  const auto images = test::random_images(4, 1, 28, 28, 10, 1);
+  auto idx_dir = [&](const std::string& name, const std::function<void(const std::string&)>& damage) {
+    const std::string dir = path("data/" + name);
+    test::write_idx_split(dir, "train", images, false);
+    test::write_idx_split(dir, "t10k", images, false);
+    damage(dir);
+    return dir;
+  };
+  const std::string train_images = "/train-images-idx3-ubyte", train_labels = "/train-labels-idx1-ubyte";
+  auto images_file = [&](uint32_t magic, uint32_t n, size_t pixels) {
+    return test::idx_bytes(magic, {n, 28, 28}, std::vector<uint8_t>(pixels, 7));
+  };
+  const std::string idx_magic = idx_dir("idx_magic", [&](auto& d) { test::write_file(d + train_images, images_file(0x0802, 4, 4 * 784)); });
+  const std::string idx_short = idx_dir("idx_short", [&](auto& d) { test::write_file(d + train_images, images_file(0x0803, 4, 3 * 784)); });
+  const std::string idx_long = idx_dir("idx_long", [&](auto& d) { test::write_file(d + train_images, images_file(0x0803, 4, 4 * 784 + 1)); });
+  const std::string idx_count = idx_dir("idx_count", [&](auto& d) { test::write_file(d + train_images, images_file(0x0803, 3, 3 * 784)); });
+  const std::string idx_label = idx_dir("idx_label", [&](auto& d) { test::write_file(d + train_labels, test::idx_bytes(0x0801, {4}, {0, 1, 42, 3})); });
+  const std::string idx_gz = idx_dir("idx_gz", [&](auto& d) {
+    fs::remove(d + train_images);
+    test::write_file(d + train_images + ".gz", {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 'n', 'o', 't', ' ', 'g', 'z'});
+  });
+  const std::string cifar_size = path("data/cifar_size");
+  test::write_file(cifar_size + "/data_batch_1.bin", std::vector<uint8_t>(100, 1));
+  const std::string folder_empty = path("data/folder_empty"), folder_corrupt = path("data/folder_corrupt");
+  fs::create_directories(folder_empty + "/cat");
+  test::write_png(folder_empty + "/dog/1.png", 4, 4, 1, std::vector<uint8_t>(16, 9));
+  test::write_png(folder_corrupt + "/dog/1.png", 4, 4, 1, std::vector<uint8_t>(16, 9));
+  test::write_png(folder_corrupt + "/dog/2.png", 4, 4, 1, std::vector<uint8_t>(16, 9));
+  test::write_file(folder_corrupt + "/cat/1.png", bytes_of("this is not a PNG"));
+  test::write_file(folder_corrupt + "/cat/2.png", bytes_of("this is not a PNG either"));
+
+  auto with_data = [&](const std::string& source, const std::string& dir) {
+    return std::vector<std::string>{"run", good, "--out", path("runs/new"), "--quiet", "--set", "data.source=" + source,
+                                    "--set", "data.path=" + dir};
+  };
+  auto run_good_with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"run", good, "--out", path("runs/new"), "--quiet"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  auto eval = [&](const std::string& name, const std::string& bytes) {
+    return std::vector<std::string>{"eval", checkpoint_file(name, bytes)};
+  };
+  auto resume = [&](const std::string& dir) {
+    return std::vector<std::string>{"run", good, "--out", dir, "--resume", "--quiet"};
+  };
+  // A copy that the full-disk row resumes (and so may write into): kept out of runs/.
+  fs::rename(run_copy("full", checkpoint), path("full"));
+  std::vector<std::string> resume_full = resume(path("full"));
+  resume_full.insert(resume_full.end(), {"--set", "train.iterations=4"});
+
+  const std::vector<Row> rows = {
+      // Command lines.
+      {"no subcommand", {}, kExitUsage, {"Usage: delve", "Subcommands:"}},
+      {"unknown subcommand", {"rnu", good}, kExitUsage, {"rnu", "run"}},
+      {"unknown option", {"run", good, "--frobnicate"}, kExitUsage, {"--frobnicate"}},
+      {"missing config file", {"run", path("missing.json")}, kExitUsage, {"missing.json"}},
+      {"--set without a value", {"run", good, "--set"}, kExitUsage, {"--set"}},
+      {"--only an unknown sweep member", run_good_with({"--only", "kind-nope"}), kExitUsage, {"kind-nope"}},
+      {"run into a directory holding a run", {"run", good, "--out", existing}, kExitUsage, {existing, "--resume"}},
+      {"eval of a missing checkpoint", {"eval", path("missing.safetensors")}, kExitUsage, {"missing.safetensors"}},
+      {"probe with zero batches", {"probe", good, "--batches", "0"}, kExitUsage, {"--batches"}},
+      {"plot of an unknown kind", {"plot", existing, "-o", path("x.svg"), "--what", "bogus"}, kExitUsage, {"bogus"}},
+      // Configs.
+      {"config not JSON", {"run", file("comma.json", R"({"name": "x",})")}, kExitConfig, {"comma.json", "not valid JSON"}},
+      {"config empty", {"run", file("empty.json", "")}, kExitConfig, {"empty.json"}},
+      {"config not an object", {"run", file("array.json", "[1, 2]")}, kExitConfig, {"array.json", "object"}},
+      {"unknown top-level key", {"run", file("typo.json", R"({"trian": {}})")}, kExitConfig, {"trian", "train"}},
+      {"unknown nested key", {"run", config("nested.json", R"({"train": {"epocs": 2}})")}, kExitConfig, {"train.epocs", "epochs"}},
+      {"value of the wrong type", {"run", config("type.json", R"({"train": {"epochs": "three"}})")}, kExitConfig, {"train.epochs"}},
+      {"batch out of range", {"run", config("batch.json", R"({"train": {"batch": 0}})")}, kExitConfig, {"train.batch"}},
+      {"negative learning rate", {"run", config("lr.json", R"({"optim": {"lr": -1}})")}, kExitConfig, {"optim.lr"}},
+      {"misspelt choice", {"run", config("kind.json", R"({"init": {"kind": "kaimin"}})")}, kExitConfig, {"kaimin", "kaiming"}},
+      {"unknown activation", {"run", config("act.json", R"({"model": {"activation": "relux"}})")}, kExitConfig, {"relux"}},
+      {"sweep over an unknown key", {"run", config("sweep.json", R"({"sweep": {"init.kindd": ["xavier"]}})")}, kExitConfig, {"init.kindd"}},
+      {"sweep with no values", {"run", config("sweep0.json", R"({"sweep": {"init.kind": []}})")}, kExitConfig, {"init.kind"}},
+      {"sweep too large", {"run", config("sweepbig.json", R"({"sweep": {"seed": [1,2,3,4,5,6,7,8,9,10], "init.kind": ["xavier", "kaiming"],
+         "train.batch": [1,2,3,4,5,6,7,8,9,10], "optim.lr": [0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0], "train.epochs": [1,2,3,4,5,6,7,8,9,10]}})")},
+       kExitConfig, {"limit"}},
+      {"--set without '='", run_good_with({"--set", "noequals"}), kExitConfig, {"noequals"}},
+      {"--set of an unknown key", run_good_with({"--set", "train.epochz=3"}), kExitConfig, {"epochz"}},
+      {"--set of the wrong type", run_good_with({"--set", "train.batch=abc"}), kExitConfig, {"train.batch"}},
+      {"--set out of range", run_good_with({"--set", "train.epochs=-1"}), kExitConfig, {"train.epochs"}},
+      {"unknown data source", run_good_with({"--set", "data.source=imagenet"}), kExitConfig, {"imagenet"}},
+      // Data files.
+      {"data source without a path", with_data("mnist", ""), kExitData, {"data.path"}},
+      {"data directory missing", with_data("mnist", path("data/nowhere")), kExitData, {"nowhere", "train-images-idx3-ubyte"}},
+      {"IDX with a wrong magic", with_data("mnist", idx_magic), kExitData, {idx_magic + train_images, "magic"}},
+      {"IDX truncated", with_data("mnist", idx_short), kExitData, {idx_short + train_images, "truncated"}},
+      {"IDX with trailing bytes", with_data("mnist", idx_long), kExitData, {idx_long + train_images, "trailing"}},
+      {"IDX images and labels disagree", with_data("mnist", idx_count), kExitData, {idx_count + train_images, "3 images"}},
+      {"IDX label out of range", with_data("mnist", idx_label), kExitData, {idx_label + train_labels, "label 42"}},
+      {"IDX corrupt gzip", with_data("mnist", idx_gz), kExitData, {idx_gz + train_images + ".gz"}},
+      {"CIFAR file of a wrong size", with_data("cifar10", cifar_size), kExitData, {"data_batch_1.bin", "record"}},
+      {"CIFAR directory missing", with_data("cifar10", path("data/nowhere")), kExitData, {"data_batch_1.bin"}},
+      {"image folder missing", with_data("folder", path("data/nowhere")), kExitData, {"nowhere"}},
+      {"image folder with an empty class", with_data("folder", folder_empty), kExitData, {folder_empty + "/cat", "empty"}},
+      {"image folder with a corrupt image", with_data("folder", folder_corrupt), kExitData, {folder_corrupt + "/cat/1.png"}},
+      {"--force with bad data keeps the old run",
+       {"run", good, "--out", existing, "--force", "--set", "data.source=mnist", "--set", "data.path=" + path("data/nowhere")},
+       kExitData, {"nowhere"}},
+      {"batch larger than the training set", run_good_with({"--set", "train.batch=100"}), kExitData, {"train.batch"}},
+      // Checkpoints.
+      {"checkpoint shorter than its length field", eval("short", "hello"), kExitCheckpoint, {"short.safetensors", "8-byte"}},
+      {"checkpoint with an absurd header length", eval("huge", std::string("\xff\xff\xff\xff\xff\x00\x00\x00{}", 10)), kExitCheckpoint,
+       {"huge.safetensors", "header length"}},
+      {"checkpoint truncated", eval("cut", checkpoint.substr(0, checkpoint.size() - 100)), kExitCheckpoint, {"cut.safetensors"}},
+      {"checkpoint with trailing bytes", eval("tail", checkpoint + "xyz"), kExitCheckpoint, {"tail.safetensors", "3 trailing bytes"}},
+      {"checkpoint of a wrong dtype", eval("f16", edited([](auto& h) { h["conv1.weight"]["dtype"] = "F16"; })), kExitCheckpoint,
+       {"f16.safetensors", "conv1.weight", "F16"}},
+      {"checkpoint with overlapping tensors",
+       eval("overlap", edited([](auto& h) { h["momentum.conv1.weight"]["data_offsets"] = h["conv1.weight"]["data_offsets"]; })),
+       kExitCheckpoint, {"overlap.safetensors", "overlap"}},
+      {"checkpoint with a negative offset", eval("negative", edited([](auto& h) { h["conv1.weight"]["data_offsets"][0] = -8; })),
+       kExitCheckpoint, {"negative.safetensors", "negative data offset -8"}},
+      {"checkpoint with an offset out of range",
+       eval("range", edited([](auto& h) { h["conv1.weight"]["data_offsets"][1] = 1000000000000LL; })), kExitCheckpoint,
+       {"range.safetensors", "past the end"}},
+      {"checkpoint whose shape does not fit its bytes", eval("shape", edited([](auto& h) { h["conv1.weight"]["shape"] = {999}; })),
+       kExitCheckpoint, {"shape.safetensors", "conv1.weight", "[999]"}},
+      {"not a delve checkpoint", eval("foreign", edited([](auto& h) { h["__metadata__"].erase("format"); })), kExitCheckpoint,
+       {"foreign.safetensors", "not a delve checkpoint"}},
+      {"checkpoint of a newer format version", eval("newer", newer), kExitCheckpoint, {"newer.safetensors", "99", "(1)"}},
+      {"checkpoint whose config is not JSON", eval("config", edited([](auto& h) { h["__metadata__"]["config"] = "{"; })),
+       kExitCheckpoint, {"config.safetensors", "config"}},
+      {"checkpoint without its iteration", eval("iteration", edited([](auto& h) { h["__metadata__"].erase("iteration"); })),
+       kExitCheckpoint, {"iteration.safetensors", "iteration"}},
+      {"resume from a truncated checkpoint", resume(run_copy("cut", checkpoint.substr(0, 64))), kExitCheckpoint,
+       {path("runs/cut/checkpoint.safetensors")}},
+      {"resume from a checkpoint of a newer version", resume(run_copy("newer", newer)), kExitCheckpoint, {"99", "(1)"}},
+      {"resume with a changed model", {"run", good, "--out", existing, "--resume", "--set", "model.fc=[16]"}, kExitCheckpoint,
+       {"fc1.weight", "model changed"}},
+      // Where results go.
+      {"run directory under a regular file", {"run", good, "--out", good + "/run"}, kExitError, {good + "/run"}},
+      {"disk full while checkpointing", resume_full, kExitError, {"cannot write", "checkpoint.safetensors"},
+       {long(checkpoint.size()) - 1}},
+  };
+  CHECK(rows.size() >= 40);
+
+  for (const Row& row : rows) {
+    CAPTURE(row.name);
+    fs::remove_all(path("runs/new"));
+    const auto before = snapshot(runs);
+    const test::DelveResult r = test::run_delve(row.args, tmp.str(), row.child);
+    INFO("stderr: " << r.err);
+    CHECK(r.exit_code == row.exit_code);
+    for (const std::string& m : row.mentions) CHECK_MESSAGE_HAS(r.err, m);
+    CHECK(r.err.find("AddressSanitizer") == std::string::npos);
+    // Nothing that existed was written over (new files, e.g. an empty runs/new, may appear).
+    const auto after = snapshot(runs);
+    for (const auto& [name, bytes] : before) {
+      INFO("file " << name);
+      CHECK((after.count(name) && after.at(name) == bytes));
+    }
+  }
+  // A full disk leaves the previous checkpoint whole: the same tensors as before the attempt.
+  test::check_same_tensors(existing + "/checkpoint.safetensors", path("full/checkpoint.safetensors"));
+  CHECK(read_bytes(path("full/checkpoint.safetensors")) == checkpoint);
+}
