@@ -1,11 +1,12 @@
-// A 2-d convolution over a channel-major batch, as one GEMM per pass.
+// A 2-d convolution over a channel-major batch, as im2col + GEMM (schedules: ConvAlgorithm).
 //
 // Shapes (N batch, c input channels, d output channels, H×W in, Ho×Wo out, kernel kh×kw):
 //   x     c × N × H × W            (channel-major, core/tensor.h)
 //   y     d × N × Ho × Wo          Ho = (H + 2·pad - kh)/stride + 1, likewise Wo
 //   w     [d, c, kh, kw]           PyTorch's layout; as a matrix [d, c·kh·kw]   "<name>.weight"
 //   b     [d]                      starts at 0, no weight decay                  "<name>.bias"
-//   cols  (c·kh·kw) × (N·Ho·Wo)    im2col of the whole batch, in the Net's shared scratch
+//   cols  (c·kh·kw) × (n·Ho·Wo)    im2col of a chunk of n images (or the whole batch), in the
+//                                  Net's shared scratch
 // He et al. §2.2 writes this layer as y = W·x + b (x: k²c pixels-by-channels, n = k²c = fan_in).
 #pragma once
 #include <string>
@@ -21,6 +22,17 @@ struct KernelSize {
   KernelSize(int k) : h(k), w(k) {}  // NOLINT: implicit on purpose, a square kernel
   KernelSize(int kh, int kw) : h(kh), w(kw) {}
 };
+
+// How a Conv2d schedules its im2col + GEMM (both give the same sums, in a different order):
+//   Chunked     the default. The batch is cut into chunks of whole images whose columns fit in
+//               about 1 MiB (a core's L2), and the chunks are spread over delve's worker threads
+//               (core/thread_pool.h), each running im2col and a single-threaded GEMM on its own
+//               columns. The columns never travel to DRAM and back, the scratch is threads × one
+//               chunk instead of the whole batch, and ∂L/∂w is summed per worker, then added.
+//   WholeBatch  the reference: im2col of the whole batch and ONE GEMM per pass, threaded by
+//               OpenBLAS (delve's first design; kept for comparisons: delve bench --conv whole).
+enum class ConvAlgorithm { Chunked, WholeBatch };
+ConvAlgorithm parse_conv_algorithm(const std::string& name);  // "chunked" | "whole"
 
 class Conv2d : public Layer {
  public:
@@ -41,12 +53,26 @@ class Conv2d : public Layer {
   int in_channels() const { return in_c_; }
   int out_channels() const { return out_c_; }
   const ConvGeometry& geometry() const { return g_; }
+  void set_algorithm(ConvAlgorithm a) { algorithm_ = a; }
+  ConvAlgorithm algorithm() const { return algorithm_; }
 
  private:
   Shape out_shape(const Shape& in) const;  // validates in
   int in_c_ = 0, out_c_;
   ConvGeometry g_;
   bool has_bias_;
+  ConvAlgorithm algorithm_ = ConvAlgorithm::Chunked;
+  // The chunked schedule for the current shape (set by reshape()).
+  struct Chunks {
+    int images = 1;   // per chunk
+    int count = 1;    // chunks in the batch
+    int slots = 1;    // workers with their own scratch
+    size_t slot_floats = 0;
+  };
+  Chunks plan(const Shape& in) const;
+  Chunks chunks_;
+  void forward_whole(const Tensor& x, Tensor& y);
+  void backward_whole(const Tensor& x, const Tensor& dy, Tensor* dx);
   Param* weight_ = nullptr;
   Param* bias_ = nullptr;
   Shape in_{0, 0, 0, 0}, out_{0, 0, 0, 0};  // set by reshape()
