@@ -66,6 +66,9 @@ class ThreadPool {
   bool quit_ = false;
 };
 
+// Elements below which splitting an elementwise pass is not worth waking a worker (~10 µs of work).
+constexpr size_t kElementwiseGrain = size_t(1) << 14;
+
 // Splits [0, n) into about threads() contiguous ranges of at least `grain` elements and calls
 // fn(begin, end) for each, in parallel.
 template <class F>
