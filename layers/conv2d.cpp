@@ -12,6 +12,7 @@
 #include "core/blas.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "core/winograd.h"
 
 namespace delve {
 
@@ -57,12 +58,17 @@ Conv2d::Chunks Conv2d::plan(const Shape& in) const {
   const size_t K = size_t(in.c) * g_.kh * g_.kw;
   const size_t per_image = size_t(g_.out_h(in.h)) * g_.out_w(in.w);
   const int threads = ThreadPool::instance().threads();
-  c.images = int(std::max<size_t>(1, kChunkBytes / (K * per_image * sizeof(float))));
+  c.winograd = algorithm_ == ConvAlgorithm::Winograd && g_.kh == 3 && g_.kw == 3 && g_.stride == 1 && g_.pad == 1;
+  // floats one image needs in a worker's slot: its columns, or its V and M
+  const size_t image_floats = c.winograd ? 16 * size_t(in.c + out_c_) * winograd_tiles(in.h, in.w) : K * per_image;
+  c.images = int(std::max<size_t>(1, kChunkBytes / (image_floats * sizeof(float))));
   c.images = std::min(c.images, (in.n + threads - 1) / threads);  // every worker gets a chunk
   c.count = (in.n + c.images - 1) / c.images;
   c.slots = std::min(threads, c.count);
-  // per worker: its chunk's columns, then its share of ∂L/∂w and ∂L/∂b
-  c.slot_floats = K * c.images * per_image + size_t(out_c_) * K + size_t(out_c_);
+  // per worker: its chunk's columns (or V and M), then its share of ∂L/∂w (or ∂L/∂U) and ∂L/∂b
+  const size_t dw = c.winograd ? 16 * size_t(out_c_) * in.c : size_t(out_c_) * K;
+  c.slot_floats = image_floats * c.images + dw + size_t(out_c_);
+  c.shared_floats = c.winograd ? 16 * size_t(out_c_) * in.c : 0;
   return c;
 }
 
@@ -70,7 +76,7 @@ size_t Conv2d::scratch_floats(const Shape& in) const {
   if (algorithm_ == ConvAlgorithm::WholeBatch)  // cols; in backward, cols then ∂L/∂cols
     return size_t(in.c) * g_.kh * g_.kw * size_t(in.n) * g_.out_h(in.h) * g_.out_w(in.w);
   const Chunks c = plan(in);
-  return c.slot_floats * c.slots;
+  return c.shared_floats + c.slot_floats * c.slots;
 }
 
 void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
@@ -78,6 +84,7 @@ void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
     throw ShapeError(name_ + ": forward on " + x.shape().str() + " -> " + y.shape().str() + ", reshaped for " +
                      in_.str() + " -> " + out_.str());
   if (algorithm_ == ConvAlgorithm::WholeBatch) return forward_whole(x, y);
+  if (chunks_.winograd) return forward_winograd(x, y);
   const int K = in_c_ * g_.kh * g_.kw;
   const int P = out_.n * out_.h * out_.w;
   const int per_image = out_.h * out_.w;
@@ -105,6 +112,7 @@ void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
     throw ShapeError(name_ + ": backward shapes do not match the last reshape (" + in_.str() + " -> " +
                      out_.str() + ")");
   if (algorithm_ == ConvAlgorithm::WholeBatch) return backward_whole(x, dy, dx);
+  if (chunks_.winograd) return backward_winograd(x, dy, dx);
   const int K = in_c_ * g_.kh * g_.kw;
   const int P = out_.n * out_.h * out_.w;
   const int per_image = out_.h * out_.w;
@@ -187,6 +195,77 @@ void Conv2d::backward_whole(const Tensor& x, const Tensor& dy, Tensor* dx) {
   col2im(cols, in_, g_, dx->data());
 }
 
+// Winograd F(2×2, 3×3) per chunk: V = input transform, M_ξ = U_ξ · V_ξ (16 GEMMs), y = output
+// transform of M. Scratch: U (shared), then per worker V [16, c, T], M [16, d, T], ∂L/∂U, ∂L/∂b.
+void Conv2d::forward_winograd(const Tensor& x, Tensor& y) {
+  const int C = in_c_, D = out_c_;
+  const size_t tiles = winograd_tiles(in_.h, in_.w);
+  float* U = scratch_;
+  winograd_weights(weight_->w.data(), D, C, U);
+  const float* b = bias_ ? bias_->w.data() : nullptr;
+  ThreadPool::instance().run(chunks_.count, [&](int chunk, int worker) {
+    const int n0 = chunk * chunks_.images, n1 = std::min(in_.n, n0 + chunks_.images);
+    const int T = int(size_t(n1 - n0) * tiles);
+    float* V = scratch_ + chunks_.shared_floats + size_t(worker) * chunks_.slot_floats;
+    float* M = V + 16 * size_t(C) * T;
+    winograd_input(x.data(), in_, n0, n1, V);
+    for (int xi = 0; xi < 16; ++xi)
+      sgemm(false, false, D, T, C, 1.f, U + size_t(xi) * D * C, C, V + size_t(xi) * C * T, T, 0.f,
+            M + size_t(xi) * D * T, T);
+    winograd_output(M, out_, n0, n1, b, y.data());
+  }, chunks_.slots);
+}
+
+// The adjoint: dM = output-transformᵀ(dy); ∂L/∂U_ξ += dM_ξ · V_ξᵀ; dV_ξ = U_ξᵀ · dM_ξ (over V);
+// dx = input-transformᵀ(dV); finally ∂L/∂w += Gᵀ (Σ_workers ∂L/∂U) G.
+void Conv2d::backward_winograd(const Tensor& x, const Tensor& dy, Tensor* dx) {
+  const int C = in_c_, D = out_c_;
+  const size_t tiles = winograd_tiles(in_.h, in_.w);
+  const size_t dU_floats = 16 * size_t(D) * C;
+  const size_t data_floats = chunks_.slot_floats - dU_floats - D;  // V and M
+  float* U = scratch_;
+  winograd_weights(weight_->w.data(), D, C, U);
+  auto slot = [&](int s) { return scratch_ + chunks_.shared_floats + size_t(s) * chunks_.slot_floats; };
+  for (int s = 0; s < chunks_.slots; ++s) std::fill_n(slot(s) + data_floats, dU_floats + D, 0.f);
+  const int P = out_.n * out_.h * out_.w;
+  const int per_image = out_.h * out_.w;
+  ThreadPool::instance().run(chunks_.count, [&](int chunk, int worker) {
+    const int n0 = chunk * chunks_.images, n1 = std::min(in_.n, n0 + chunks_.images);
+    const int T = int(size_t(n1 - n0) * tiles);
+    float* V = slot(worker);
+    float* dM = V + 16 * size_t(C) * T;
+    float* dU = slot(worker) + data_floats;
+    float* db = dU + dU_floats;
+    if (bias_) {
+      const float* dyc = dy.data() + size_t(n0) * per_image;
+      for (int o = 0; o < D; ++o) {
+        const float* g = dyc + size_t(o) * P;
+        float s = 0.f;
+        for (int p = 0; p < (n1 - n0) * per_image; ++p) s += g[p];
+        db[o] += s;
+      }
+    }
+    winograd_input(x.data(), in_, n0, n1, V);
+    winograd_output_grad(dy.data(), out_, n0, n1, dM);
+    for (int xi = 0; xi < 16; ++xi) {
+      float* Vx = V + size_t(xi) * C * T;
+      const float* dMx = dM + size_t(xi) * D * T;
+      sgemm(false, true, D, C, T, 1.f, dMx, T, Vx, T, 1.f, dU + size_t(xi) * D * C, C);
+      if (dx) sgemm(true, false, C, T, D, 1.f, U + size_t(xi) * D * C, C, dMx, T, 0.f, Vx, T);
+    }
+    if (dx) winograd_input_grad(V, in_, n0, n1, dx->data());
+  }, chunks_.slots);
+  // Σ over workers into the first slot's ∂L/∂U (and ∂L/∂b), then ∂L/∂w += Gᵀ ∂L/∂U G.
+  float* dU = slot(0) + data_floats;
+  for (int s = 1; s < chunks_.slots; ++s) {
+    const float* part = slot(s) + data_floats;
+    for (size_t i = 0; i < dU_floats + D; ++i) dU[i] += part[i];
+  }
+  winograd_weight_grad(dU, D, C, weight_->dw.data());
+  if (bias_)
+    for (int o = 0; o < D; ++o) bias_->dw.data()[o] += dU[dU_floats + o];
+}
+
 std::string Conv2d::describe() const {
   std::string s = std::to_string(g_.kh) + "x" + std::to_string(g_.kw) + ", " + std::to_string(out_c_);
   if (g_.stride != 1) s += ", /" + std::to_string(g_.stride);
@@ -198,9 +277,10 @@ std::string Conv2d::describe() const {
 namespace delve {
 
 ConvAlgorithm parse_conv_algorithm(const std::string& name) {
-  if (name == "chunked" || name.empty()) return ConvAlgorithm::Chunked;
+  if (name == "im2col" || name.empty()) return ConvAlgorithm::Im2col;
+  if (name == "winograd") return ConvAlgorithm::Winograd;
   if (name == "whole") return ConvAlgorithm::WholeBatch;
-  throw ConfigError("unknown convolution schedule \"" + name + "\" (chunked, whole)");
+  throw ConfigError("unknown convolution algorithm \"" + name + "\" (im2col, winograd, whole)");
 }
 
 }  // namespace delve

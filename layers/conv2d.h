@@ -23,16 +23,22 @@ struct KernelSize {
   KernelSize(int kh, int kw) : h(kh), w(kw) {}
 };
 
-// How a Conv2d schedules its im2col + GEMM (both give the same sums, in a different order):
-//   Chunked     the default. The batch is cut into chunks of whole images whose columns fit in
-//               about 1 MiB (a core's L2), and the chunks are spread over delve's worker threads
-//               (core/thread_pool.h), each running im2col and a single-threaded GEMM on its own
-//               columns. The columns never travel to DRAM and back, the scratch is threads × one
-//               chunk instead of the whole batch, and ∂L/∂w is summed per worker, then added.
+// How a Conv2d computes (all give the same sums up to float rounding):
+//   Im2col      the default, any kernel, stride, padding. The batch is cut into chunks of whole
+//               images whose columns fit in about 1 MiB (a core's L2), and the chunks are spread
+//               over delve's worker threads (core/thread_pool.h), each running im2col and a
+//               single-threaded GEMM on its own columns: the columns never travel to DRAM and
+//               back, the scratch is threads × one chunk, ∂L/∂w is summed per worker, then added.
+//   Winograd    F(2×2, 3×3) (core/winograd.h, 2.25× fewer GEMM flops) in the same chunks, 16 GEMMs
+//               per chunk, for 3×3 stride-1 pad-1 kernels (im2col for the others). Exact to ~1e-6
+//               relative, gradient-checked, but NOT the default: with its scalar transforms it
+//               measured 0.6-0.75× the speed of Im2col on plain22/plain30 (A/B, 2 threads), the
+//               transforms costing more than the GEMM flops saved. Vectorised transforms (16
+//               tiles per AVX-512 register) are the work left before it can win.
 //   WholeBatch  the reference: im2col of the whole batch and ONE GEMM per pass, threaded by
 //               OpenBLAS (delve's first design; kept for comparisons: delve bench --conv whole).
-enum class ConvAlgorithm { Chunked, WholeBatch };
-ConvAlgorithm parse_conv_algorithm(const std::string& name);  // "chunked" | "whole"
+enum class ConvAlgorithm { Im2col, Winograd, WholeBatch };
+ConvAlgorithm parse_conv_algorithm(const std::string& name);  // "im2col" | "winograd" | "whole"
 
 class Conv2d : public Layer {
  public:
@@ -53,26 +59,33 @@ class Conv2d : public Layer {
   int in_channels() const { return in_c_; }
   int out_channels() const { return out_c_; }
   const ConvGeometry& geometry() const { return g_; }
+  // Before the Net is built (the scratch size depends on it), or reshape() again afterwards.
   void set_algorithm(ConvAlgorithm a) { algorithm_ = a; }
   ConvAlgorithm algorithm() const { return algorithm_; }
+  bool uses_winograd() const { return chunks_.winograd; }  // as of the last reshape()
 
  private:
   Shape out_shape(const Shape& in) const;  // validates in
   int in_c_ = 0, out_c_;
   ConvGeometry g_;
   bool has_bias_;
-  ConvAlgorithm algorithm_ = ConvAlgorithm::Chunked;
+  ConvAlgorithm algorithm_ = ConvAlgorithm::Im2col;
   // The chunked schedule for the current shape (set by reshape()).
   struct Chunks {
     int images = 1;   // per chunk
     int count = 1;    // chunks in the batch
     int slots = 1;    // workers with their own scratch
-    size_t slot_floats = 0;
+    bool winograd = false;
+    size_t shared_floats = 0;  // Winograd: the transformed weights U, shared by the workers
+    size_t slot_floats = 0;    // per worker: columns (or V and M), then its ∂L/∂w (or ∂L/∂U) and ∂L/∂b
   };
   Chunks plan(const Shape& in) const;
   Chunks chunks_;
   void forward_whole(const Tensor& x, Tensor& y);
   void backward_whole(const Tensor& x, const Tensor& dy, Tensor* dx);
+  void forward_winograd(const Tensor& x, Tensor& y);
+  void backward_winograd(const Tensor& x, const Tensor& dy, Tensor* dx);
+
   Param* weight_ = nullptr;
   Param* bias_ = nullptr;
   Shape in_{0, 0, 0, 0}, out_{0, 0, 0, 0};  // set by reshape()
