@@ -1,5 +1,7 @@
 #include "core/blas.h"
 
+#include "core/thread_pool.h"
+
 #include <cblas.h>
 #include <unistd.h>
 
@@ -44,8 +46,18 @@ void ensure_fast_blas(int /*argc*/, char** argv) {
   unsetenv("OPENBLAS_CORETYPE");
 }
 
-void blas_set_threads(int threads) { openblas_set_num_threads(threads < 1 ? 1 : threads); }
-int blas_threads() { return openblas_get_num_threads(); }
+// OpenBLAS starts with one thread per core; delve's workers call it concurrently, so it must run
+// one thread per call from the start, also in programs that never call blas_set_threads (tests).
+const bool kOpenBlasSingleThreaded = (openblas_set_num_threads(1), true);
+
+void blas_set_threads(int threads) {
+  ThreadPool::instance().set_threads(threads < 1 ? 1 : threads);
+  openblas_set_num_threads(1);
+}
+int blas_threads() { return ThreadPool::instance().threads(); }
+
+BlasThreadsScope::BlasThreadsScope(int threads) { openblas_set_num_threads(threads < 1 ? 1 : threads); }
+BlasThreadsScope::~BlasThreadsScope() { openblas_set_num_threads(1); }
 
 void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
            const float* B, int ldb, float beta, float* C, int ldc) {

@@ -17,8 +17,19 @@ void ensure_fast_blas(int argc, char** argv);
 std::string blas_core();
 // The core this CPU supports best among OpenBLAS's kernels, by CPU feature flags.
 std::string blas_best_core_for_cpu();
+// delve's thread count: the workers of core/thread_pool.h, which split layers' work between
+// them and run every GEMM single-threaded, so OpenBLAS itself is set to ONE thread.
 void blas_set_threads(int threads);
 int blas_threads();
+
+// Lets OpenBLAS use `threads` threads while it lives (a whole-batch GEMM; layers/conv2d.h).
+class BlasThreadsScope {
+ public:
+  explicit BlasThreadsScope(int threads);
+  ~BlasThreadsScope();
+  BlasThreadsScope(const BlasThreadsScope&) = delete;
+  BlasThreadsScope& operator=(const BlasThreadsScope&) = delete;
+};
 
 // C[M×N] = alpha · op(A) · op(B) + beta · C, all row-major; op(X) = Xᵀ when trans_x.
 void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,

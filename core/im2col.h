@@ -20,4 +20,10 @@ void im2col(const float* x, const Shape& in, const ConvGeometry& g, float* cols)
 // Overwrites dx with the sum of the cols entries that came from each input pixel.
 void col2im(const float* cols, const Shape& in, const ConvGeometry& g, float* dx);
 
+// The same for the images [n0, n1) of the batch only: cols is (C·kh·kw) × ((n1-n0)·Ho·Wo), and
+// col2im overwrites only those images' pixels of dx. Chunks of images let a conv keep its columns
+// in cache and split the batch across threads (layers/conv2d.cpp).
+void im2col(const float* x, const Shape& in, const ConvGeometry& g, int n0, int n1, float* cols);
+void col2im(const float* cols, const Shape& in, const ConvGeometry& g, int n0, int n1, float* dx);
+
 }  // namespace delve

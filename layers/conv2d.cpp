@@ -1,11 +1,18 @@
-// Conv2d: im2col + one SGEMM forward, the same columns for ∂L/∂w, col2im for ∂L/∂x.
+// Conv2d: im2col + SGEMM forward, the same columns for ∂L/∂w, col2im for ∂L/∂x, per chunk of
+// images on delve's workers (or once for the whole batch: ConvAlgorithm in conv2d.h).
 //
-// Shapes (see conv2d.h): x c×N×H×W, y d×N×Ho×Wo, w [d, K] with K = c·kh·kw, cols [K, P] with
-// P = N·Ho·Wo. The columns live in the Net's shared scratch, valid only within one call.
+// Shapes (see conv2d.h): x c×N×H×W, y d×N×Ho×Wo, w [d, K] with K = c·kh·kw, cols [K, p] with
+// p = n·Ho·Wo for a chunk of n images; a chunk of y or dy is the column range [n0·Ho·Wo, n1·Ho·Wo)
+// of each row (leading dimension P = N·Ho·Wo). The columns live in the Net's shared scratch,
+// valid only within one call.
 #include "layers/conv2d.h"
+
+#include <algorithm>
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
+#include "core/winograd.h"
 
 namespace delve {
 
@@ -37,23 +44,125 @@ void Conv2d::declare(const Shape& in, ParamRegistry& reg) {
 Shape Conv2d::reshape(const Shape& in) {
   out_ = out_shape(in);
   in_ = in;
+  chunks_ = plan(in);
   return out_;
 }
 
+namespace {
+// Columns of one chunk should fit in a core's L2 (1 MiB on this Xeon) next to the GEMM's packing.
+constexpr size_t kChunkBytes = size_t(1) << 20;
+}  // namespace
+
+Conv2d::Chunks Conv2d::plan(const Shape& in) const {
+  Chunks c;
+  const size_t K = size_t(in.c) * g_.kh * g_.kw;
+  const size_t per_image = size_t(g_.out_h(in.h)) * g_.out_w(in.w);
+  const int threads = ThreadPool::instance().threads();
+  c.winograd = algorithm_ == ConvAlgorithm::Winograd && g_.kh == 3 && g_.kw == 3 && g_.stride == 1 && g_.pad == 1;
+  // floats one image needs in a worker's slot: its columns, or its V and M
+  const size_t image_floats = c.winograd ? 16 * size_t(in.c + out_c_) * winograd_tiles(in.h, in.w) : K * per_image;
+  c.images = int(std::max<size_t>(1, kChunkBytes / (image_floats * sizeof(float))));
+  c.images = std::min(c.images, (in.n + threads - 1) / threads);  // every worker gets a chunk
+  c.count = (in.n + c.images - 1) / c.images;
+  c.slots = std::min(threads, c.count);
+  // per worker: its chunk's columns (or V and M), then its share of ∂L/∂w (or ∂L/∂U) and ∂L/∂b
+  const size_t dw = c.winograd ? 16 * size_t(out_c_) * in.c : size_t(out_c_) * K;
+  c.slot_floats = image_floats * c.images + dw + size_t(out_c_);
+  c.shared_floats = c.winograd ? 16 * size_t(out_c_) * in.c : 0;
+  return c;
+}
+
 size_t Conv2d::scratch_floats(const Shape& in) const {
-  // cols in forward; in backward the same buffer holds cols for ∂L/∂w, then ∂L/∂cols.
-  return size_t(in.c) * g_.kh * g_.kw * size_t(in.n) * g_.out_h(in.h) * g_.out_w(in.w);
+  if (algorithm_ == ConvAlgorithm::WholeBatch)  // cols; in backward, cols then ∂L/∂cols
+    return size_t(in.c) * g_.kh * g_.kw * size_t(in.n) * g_.out_h(in.h) * g_.out_w(in.w);
+  const Chunks c = plan(in);
+  return c.shared_floats + c.slot_floats * c.slots;
 }
 
 void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
   if (!(x.shape() == in_) || !(y.shape() == out_))
     throw ShapeError(name_ + ": forward on " + x.shape().str() + " -> " + y.shape().str() + ", reshaped for " +
                      in_.str() + " -> " + out_.str());
+  if (algorithm_ == ConvAlgorithm::WholeBatch) return forward_whole(x, y);
+  if (chunks_.winograd) return forward_winograd(x, y);
+  const int K = in_c_ * g_.kh * g_.kw;
+  const int P = out_.n * out_.h * out_.w;
+  const int per_image = out_.h * out_.w;
+  const float* w = weight_->w.data();
+  const float* b = bias_ ? bias_->w.data() : nullptr;
+  ThreadPool::instance().run(chunks_.count, [&](int chunk, int worker) {
+    const int n0 = chunk * chunks_.images, n1 = std::min(in_.n, n0 + chunks_.images);
+    const int cols_n = (n1 - n0) * per_image;
+    float* cols = scratch_ + size_t(worker) * chunks_.slot_floats;
+    im2col(x.data(), in_, g_, n0, n1, cols);
+    float* yc = y.data() + size_t(n0) * per_image;
+    // y[d, chunk] = w[d, K] · cols[K, chunk]  (He et al. §2.2: y = W·x + b)
+    sgemm(false, false, out_c_, cols_n, K, 1.f, w, K, cols, cols_n, 0.f, yc, P);
+    if (b)
+      for (int o = 0; o < out_c_; ++o) {
+        float* yo = yc + size_t(o) * P;
+        const float bo = b[o];
+        for (int p = 0; p < cols_n; ++p) yo[p] += bo;
+      }
+  }, chunks_.slots);
+}
+
+void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
+  if (!(x.shape() == in_) || !(dy.shape() == out_) || (dx && !(dx->shape() == in_)))
+    throw ShapeError(name_ + ": backward shapes do not match the last reshape (" + in_.str() + " -> " +
+                     out_.str() + ")");
+  if (algorithm_ == ConvAlgorithm::WholeBatch) return backward_whole(x, dy, dx);
+  if (chunks_.winograd) return backward_winograd(x, dy, dx);
+  const int K = in_c_ * g_.kh * g_.kw;
+  const int P = out_.n * out_.h * out_.w;
+  const int per_image = out_.h * out_.w;
+  const size_t cols_floats = size_t(K) * chunks_.images * per_image;
+  const size_t dw_floats = size_t(out_c_) * K;
+  // Each worker sums its chunks' ∂L/∂w and ∂L/∂b in its own slot; the slots are added at the end.
+  for (int s = 0; s < chunks_.slots; ++s)
+    std::fill_n(scratch_ + s * chunks_.slot_floats + cols_floats, dw_floats + out_c_, 0.f);
+  const float* w = weight_->w.data();
+  ThreadPool::instance().run(chunks_.count, [&](int chunk, int worker) {
+    const int n0 = chunk * chunks_.images, n1 = std::min(in_.n, n0 + chunks_.images);
+    const int cols_n = (n1 - n0) * per_image;
+    float* cols = scratch_ + size_t(worker) * chunks_.slot_floats;
+    float* dw = cols + cols_floats;
+    float* db = dw + dw_floats;
+    const float* dyc = dy.data() + size_t(n0) * per_image;
+    // 1. The columns again (the scratch did not survive since forward).
+    im2col(x.data(), in_, g_, n0, n1, cols);
+    // 2. ∂L/∂w[d, K] += dy[d, chunk] · cols[K, chunk]ᵀ
+    sgemm(false, true, out_c_, K, cols_n, 1.f, dyc, P, cols, cols_n, 1.f, dw, K);
+    // 3. ∂L/∂b[d] += Σ_p dy[d, p]
+    if (bias_)
+      for (int o = 0; o < out_c_; ++o) {
+        const float* g = dyc + size_t(o) * P;
+        float s = 0.f;
+        for (int p = 0; p < cols_n; ++p) s += g[p];
+        db[o] += s;
+      }
+    if (!dx) return;
+    // 4. ∂L/∂cols = wᵀ · dy over the columns (no longer needed after step 2), then col2im sums
+    //    each entry back onto its input pixel, overwriting this chunk's images of dx.
+    sgemm(true, false, K, cols_n, out_c_, 1.f, w, K, dyc, P, 0.f, cols, cols_n);
+    col2im(cols, in_, g_, n0, n1, dx->data());
+  }, chunks_.slots);
+  float* dw = weight_->dw.data();
+  float* db = bias_ ? bias_->dw.data() : nullptr;
+  for (int s = 0; s < chunks_.slots; ++s) {
+    const float* part = scratch_ + s * chunks_.slot_floats + cols_floats;
+    for (size_t i = 0; i < dw_floats; ++i) dw[i] += part[i];
+    if (db)
+      for (int o = 0; o < out_c_; ++o) db[o] += part[dw_floats + o];
+  }
+}
+
+void Conv2d::forward_whole(const Tensor& x, Tensor& y) {
   const int K = in_c_ * g_.kh * g_.kw;
   const int P = out_.n * out_.h * out_.w;
   float* cols = scratch_;
+  BlasThreadsScope threaded(ThreadPool::instance().threads());
   im2col(x.data(), in_, g_, cols);
-  // y[d, P] = w[d, K] · cols[K, P]  (He et al. §2.2: y = W·x + b)
   sgemm(false, false, out_c_, P, K, 1.f, weight_->w.data(), K, cols, P, 0.f, y.data(), P);
   if (bias_) {
     const float* b = bias_->w.data();
@@ -65,18 +174,13 @@ void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
   }
 }
 
-void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
-  if (!(x.shape() == in_) || !(dy.shape() == out_) || (dx && !(dx->shape() == in_)))
-    throw ShapeError(name_ + ": backward shapes do not match the last reshape (" + in_.str() + " -> " +
-                     out_.str() + ")");
+void Conv2d::backward_whole(const Tensor& x, const Tensor& dy, Tensor* dx) {
   const int K = in_c_ * g_.kh * g_.kw;
   const int P = out_.n * out_.h * out_.w;
   float* cols = scratch_;
-  // 1. The columns again (the scratch did not survive since forward).
+  BlasThreadsScope threaded(ThreadPool::instance().threads());
   im2col(x.data(), in_, g_, cols);
-  // 2. ∂L/∂w[d, K] += dy[d, P] · colsᵀ  (accumulate: beta = 1)
   sgemm(false, true, out_c_, K, P, 1.f, dy.data(), P, cols, P, 1.f, weight_->dw.data(), K);
-  // 3. ∂L/∂b[d] += Σ_p dy[d, p]
   if (bias_) {
     float* db = bias_->dw.data();
     for (int o = 0; o < out_c_; ++o) {
@@ -87,16 +191,96 @@ void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
     }
   }
   if (!dx) return;
-  // 4. ∂L/∂cols[K, P] = wᵀ · dy, over the columns (no longer needed after step 2), then col2im
-  //    sums each column entry back onto the input pixel it came from, overwriting dx.
   sgemm(true, false, K, P, out_c_, 1.f, weight_->w.data(), K, dy.data(), P, 0.f, cols, P);
   col2im(cols, in_, g_, dx->data());
+}
+
+// Winograd F(2×2, 3×3) per chunk: V = input transform, M_ξ = U_ξ · V_ξ (16 GEMMs), y = output
+// transform of M. Scratch: U (shared), then per worker V [16, c, T], M [16, d, T], ∂L/∂U, ∂L/∂b.
+void Conv2d::forward_winograd(const Tensor& x, Tensor& y) {
+  const int C = in_c_, D = out_c_;
+  const size_t tiles = winograd_tiles(in_.h, in_.w);
+  float* U = scratch_;
+  winograd_weights(weight_->w.data(), D, C, U);
+  const float* b = bias_ ? bias_->w.data() : nullptr;
+  ThreadPool::instance().run(chunks_.count, [&](int chunk, int worker) {
+    const int n0 = chunk * chunks_.images, n1 = std::min(in_.n, n0 + chunks_.images);
+    const int T = int(size_t(n1 - n0) * tiles);
+    float* V = scratch_ + chunks_.shared_floats + size_t(worker) * chunks_.slot_floats;
+    float* M = V + 16 * size_t(C) * T;
+    winograd_input(x.data(), in_, n0, n1, V);
+    for (int xi = 0; xi < 16; ++xi)
+      sgemm(false, false, D, T, C, 1.f, U + size_t(xi) * D * C, C, V + size_t(xi) * C * T, T, 0.f,
+            M + size_t(xi) * D * T, T);
+    winograd_output(M, out_, n0, n1, b, y.data());
+  }, chunks_.slots);
+}
+
+// The adjoint: dM = output-transformᵀ(dy); ∂L/∂U_ξ += dM_ξ · V_ξᵀ; dV_ξ = U_ξᵀ · dM_ξ (over V);
+// dx = input-transformᵀ(dV); finally ∂L/∂w += Gᵀ (Σ_workers ∂L/∂U) G.
+void Conv2d::backward_winograd(const Tensor& x, const Tensor& dy, Tensor* dx) {
+  const int C = in_c_, D = out_c_;
+  const size_t tiles = winograd_tiles(in_.h, in_.w);
+  const size_t dU_floats = 16 * size_t(D) * C;
+  const size_t data_floats = chunks_.slot_floats - dU_floats - D;  // V and M
+  float* U = scratch_;
+  winograd_weights(weight_->w.data(), D, C, U);
+  auto slot = [&](int s) { return scratch_ + chunks_.shared_floats + size_t(s) * chunks_.slot_floats; };
+  for (int s = 0; s < chunks_.slots; ++s) std::fill_n(slot(s) + data_floats, dU_floats + D, 0.f);
+  const int P = out_.n * out_.h * out_.w;
+  const int per_image = out_.h * out_.w;
+  ThreadPool::instance().run(chunks_.count, [&](int chunk, int worker) {
+    const int n0 = chunk * chunks_.images, n1 = std::min(in_.n, n0 + chunks_.images);
+    const int T = int(size_t(n1 - n0) * tiles);
+    float* V = slot(worker);
+    float* dM = V + 16 * size_t(C) * T;
+    float* dU = slot(worker) + data_floats;
+    float* db = dU + dU_floats;
+    if (bias_) {
+      const float* dyc = dy.data() + size_t(n0) * per_image;
+      for (int o = 0; o < D; ++o) {
+        const float* g = dyc + size_t(o) * P;
+        float s = 0.f;
+        for (int p = 0; p < (n1 - n0) * per_image; ++p) s += g[p];
+        db[o] += s;
+      }
+    }
+    winograd_input(x.data(), in_, n0, n1, V);
+    winograd_output_grad(dy.data(), out_, n0, n1, dM);
+    for (int xi = 0; xi < 16; ++xi) {
+      float* Vx = V + size_t(xi) * C * T;
+      const float* dMx = dM + size_t(xi) * D * T;
+      sgemm(false, true, D, C, T, 1.f, dMx, T, Vx, T, 1.f, dU + size_t(xi) * D * C, C);
+      if (dx) sgemm(true, false, C, T, D, 1.f, U + size_t(xi) * D * C, C, dMx, T, 0.f, Vx, T);
+    }
+    if (dx) winograd_input_grad(V, in_, n0, n1, dx->data());
+  }, chunks_.slots);
+  // Σ over workers into the first slot's ∂L/∂U (and ∂L/∂b), then ∂L/∂w += Gᵀ ∂L/∂U G.
+  float* dU = slot(0) + data_floats;
+  for (int s = 1; s < chunks_.slots; ++s) {
+    const float* part = slot(s) + data_floats;
+    for (size_t i = 0; i < dU_floats + D; ++i) dU[i] += part[i];
+  }
+  winograd_weight_grad(dU, D, C, weight_->dw.data());
+  if (bias_)
+    for (int o = 0; o < D; ++o) bias_->dw.data()[o] += dU[dU_floats + o];
 }
 
 std::string Conv2d::describe() const {
   std::string s = std::to_string(g_.kh) + "x" + std::to_string(g_.kw) + ", " + std::to_string(out_c_);
   if (g_.stride != 1) s += ", /" + std::to_string(g_.stride);
   return s;
+}
+
+}  // namespace delve
+
+namespace delve {
+
+ConvAlgorithm parse_conv_algorithm(const std::string& name) {
+  if (name == "im2col" || name.empty()) return ConvAlgorithm::Im2col;
+  if (name == "winograd") return ConvAlgorithm::Winograd;
+  if (name == "whole") return ConvAlgorithm::WholeBatch;
+  throw ConfigError("unknown convolution algorithm \"" + name + "\" (im2col, winograd, whole)");
 }
 
 }  // namespace delve

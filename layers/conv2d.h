@@ -1,11 +1,12 @@
-// A 2-d convolution over a channel-major batch, as one GEMM per pass.
+// A 2-d convolution over a channel-major batch, as im2col + GEMM (schedules: ConvAlgorithm).
 //
 // Shapes (N batch, c input channels, d output channels, H×W in, Ho×Wo out, kernel kh×kw):
 //   x     c × N × H × W            (channel-major, core/tensor.h)
 //   y     d × N × Ho × Wo          Ho = (H + 2·pad - kh)/stride + 1, likewise Wo
 //   w     [d, c, kh, kw]           PyTorch's layout; as a matrix [d, c·kh·kw]   "<name>.weight"
 //   b     [d]                      starts at 0, no weight decay                  "<name>.bias"
-//   cols  (c·kh·kw) × (N·Ho·Wo)    im2col of the whole batch, in the Net's shared scratch
+//   cols  (c·kh·kw) × (n·Ho·Wo)    im2col of a chunk of n images (or the whole batch), in the
+//                                  Net's shared scratch
 // He et al. §2.2 writes this layer as y = W·x + b (x: k²c pixels-by-channels, n = k²c = fan_in).
 #pragma once
 #include <string>
@@ -21,6 +22,23 @@ struct KernelSize {
   KernelSize(int k) : h(k), w(k) {}  // NOLINT: implicit on purpose, a square kernel
   KernelSize(int kh, int kw) : h(kh), w(kw) {}
 };
+
+// How a Conv2d computes (all give the same sums up to float rounding):
+//   Im2col      the default, any kernel, stride, padding. The batch is cut into chunks of whole
+//               images whose columns fit in about 1 MiB (a core's L2), and the chunks are spread
+//               over delve's worker threads (core/thread_pool.h), each running im2col and a
+//               single-threaded GEMM on its own columns: the columns never travel to DRAM and
+//               back, the scratch is threads × one chunk, ∂L/∂w is summed per worker, then added.
+//   Winograd    F(2×2, 3×3) (core/winograd.h, 2.25× fewer GEMM flops) in the same chunks, 16 GEMMs
+//               per chunk, for 3×3 stride-1 pad-1 kernels (im2col for the others). Exact to ~1e-6
+//               relative, gradient-checked, but NOT the default: with its scalar transforms it
+//               measured 0.6-0.75× the speed of Im2col on plain22/plain30 (A/B, 2 threads), the
+//               transforms costing more than the GEMM flops saved. Vectorised transforms (16
+//               tiles per AVX-512 register) are the work left before it can win.
+//   WholeBatch  the reference: im2col of the whole batch and ONE GEMM per pass, threaded by
+//               OpenBLAS (delve's first design; kept for comparisons: delve bench --conv whole).
+enum class ConvAlgorithm { Im2col, Winograd, WholeBatch };
+ConvAlgorithm parse_conv_algorithm(const std::string& name);  // "im2col" | "winograd" | "whole"
 
 class Conv2d : public Layer {
  public:
@@ -41,12 +59,33 @@ class Conv2d : public Layer {
   int in_channels() const { return in_c_; }
   int out_channels() const { return out_c_; }
   const ConvGeometry& geometry() const { return g_; }
+  // Before the Net is built (the scratch size depends on it), or reshape() again afterwards.
+  void set_algorithm(ConvAlgorithm a) { algorithm_ = a; }
+  ConvAlgorithm algorithm() const { return algorithm_; }
+  bool uses_winograd() const { return chunks_.winograd; }  // as of the last reshape()
 
  private:
   Shape out_shape(const Shape& in) const;  // validates in
   int in_c_ = 0, out_c_;
   ConvGeometry g_;
   bool has_bias_;
+  ConvAlgorithm algorithm_ = ConvAlgorithm::Im2col;
+  // The chunked schedule for the current shape (set by reshape()).
+  struct Chunks {
+    int images = 1;   // per chunk
+    int count = 1;    // chunks in the batch
+    int slots = 1;    // workers with their own scratch
+    bool winograd = false;
+    size_t shared_floats = 0;  // Winograd: the transformed weights U, shared by the workers
+    size_t slot_floats = 0;    // per worker: columns (or V and M), then its ∂L/∂w (or ∂L/∂U) and ∂L/∂b
+  };
+  Chunks plan(const Shape& in) const;
+  Chunks chunks_;
+  void forward_whole(const Tensor& x, Tensor& y);
+  void backward_whole(const Tensor& x, const Tensor& dy, Tensor* dx);
+  void forward_winograd(const Tensor& x, Tensor& y);
+  void backward_winograd(const Tensor& x, const Tensor& dy, Tensor* dx);
+
   Param* weight_ = nullptr;
   Param* bias_ = nullptr;
   Shape in_{0, 0, 0, 0}, out_{0, 0, 0, 0};  // set by reshape()

@@ -3,6 +3,7 @@
 #include "layers/prelu.h"
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 namespace delve {
 
@@ -12,6 +13,7 @@ PReLU::PReLU(std::string name, bool channel_shared, float init_slope)
 void PReLU::declare(const Shape& in, ParamRegistry& reg) {
   if (in.c <= 0) throw ShapeError(name_ + ": input has no channels");
   channels_ = in.c;
+  channel_sums_.assign(size_t(channels_), 0.0);
   slope_ = reg.declare(name_ + ".weight", {shared_ ? 1 : channels_}, ParamRole::Slope, init_slope_,
                        /*lr_mult=*/1.f, /*decay_mult=*/0.f);  // §2.1: no weight decay on a
 }
@@ -28,12 +30,12 @@ void PReLU::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
     throw ShapeError(name_ + ": forward " + x.shape().str() + " -> " + y.shape().str());
   const float* a = slope_->w.data();
   const size_t m = x.shape().per_channel();
-  for (int c = 0; c < channels_; ++c) {
+  ThreadPool::instance().run(channels_, [&](int c, int) {  // channels are independent
     const float ac = a[shared_ ? 0 : c];
     const float* xc = x.channel(c);
     float* yc = y.channel(c);
     for (size_t i = 0; i < m; ++i) yc[i] = xc[i] > 0.f ? xc[i] : ac * xc[i];  // Eq. 1
-  }
+  });
 }
 
 void PReLU::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
@@ -42,23 +44,28 @@ void PReLU::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Ten
   const float* a = slope_->w.data();
   float* da = slope_->dw.data();
   const size_t m = x.shape().per_channel();
-  double shared_sum = 0.0;
-  for (int c = 0; c < channels_; ++c) {
+  // Channels are independent; each one's Σ goes to channel_sums_ and is added in channel order
+  // afterwards, so the result does not depend on how the channels were spread over threads.
+  ThreadPool::instance().run(channels_, [&](int c, int) {
     const float* xc = x.channel(c);
     const float* gc = dy.channel(c);
     // Eq. 2-3: ∂E/∂a_c = Σ_i ∂E/∂f(x_i) · (x_i if x_i ≤ 0 else 0)
     double s = 0.0;
     for (size_t i = 0; i < m; ++i)
       if (!(xc[i] > 0.f)) s += double(gc[i]) * xc[i];
-    if (shared_)
-      shared_sum += s;  // channel-shared: the sum over all channels too
-    else
-      da[c] += float(s);
+    channel_sums_[size_t(c)] = s;
     if (dx) {
       const float ac = a[shared_ ? 0 : c];
       float* dxc = dx->channel(c);
       for (size_t i = 0; i < m; ++i) dxc[i] = xc[i] > 0.f ? gc[i] : ac * gc[i];  // ∂f/∂x: 1 or a
     }
+  });
+  double shared_sum = 0.0;
+  for (int c = 0; c < channels_; ++c) {
+    if (shared_)
+      shared_sum += channel_sums_[size_t(c)];  // channel-shared: the sum over all channels too
+    else
+      da[c] += float(channel_sums_[size_t(c)]);
   }
   if (shared_) da[0] += float(shared_sum);
 }

@@ -9,6 +9,7 @@
 // a starts at 0.25 and has no weight decay (decay_mult = 0: decay would push a toward 0, i.e. ReLU).
 #pragma once
 #include <string>
+#include <vector>
 
 #include "layers/layer.h"
 
@@ -34,6 +35,7 @@ class PReLU : public Layer {
   float init_slope_;
   int channels_ = 0;
   Param* slope_ = nullptr;
+  std::vector<double> channel_sums_;  // backward's per-channel Σ (sized in declare, no allocation per call)
 };
 
 }  // namespace delve

@@ -2,6 +2,7 @@
 #include "layers/relu.h"
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 namespace delve {
 
@@ -10,7 +11,9 @@ void ReLU::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
   const float* xp = x.data();
   float* yp = y.data();
   const size_t n = x.size();
-  for (size_t i = 0; i < n; ++i) yp[i] = xp[i] > 0.f ? xp[i] : 0.f;  // Eq. 1 with a = 0
+  parallel_for(n, kElementwiseGrain, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) yp[i] = xp[i] > 0.f ? xp[i] : 0.f;  // Eq. 1 with a = 0
+  });
 }
 
 void ReLU::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
@@ -21,7 +24,9 @@ void ReLU::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tens
   const float* g = dy.data();
   float* d = dx->data();
   const size_t n = x.size();
-  for (size_t i = 0; i < n; ++i) d[i] = xp[i] > 0.f ? g[i] : 0.f;  // f'(x) is 1 or 0 (Eq. 11-14)
+  parallel_for(n, kElementwiseGrain, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) d[i] = xp[i] > 0.f ? g[i] : 0.f;  // f'(x) is 1 or 0 (Eq. 11-14)
+  });
 }
 
 }  // namespace delve

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "layers/conv2d.h"
 #include "tests/gradcheck.h"
 
@@ -126,6 +127,11 @@ TEST_CASE("conv2d shapes, scratch, description and errors") {
   conv.declare(Shape{2, 3, 32, 32}, reg);
   CHECK(conv.reshape(Shape{2, 3, 32, 32}) == Shape{2, 64, 16, 16});
   CHECK(conv.reshape(Shape{5, 3, 32, 32}) == Shape{5, 64, 16, 16});  // another batch size
+  // Im2col (default), chunked: per worker, at most one chunk's columns (≥ 1 image) plus its ∂L/∂w and ∂L/∂b.
+  const size_t one_image = size_t(3 * 7 * 7) * 16 * 16, dw = size_t(64) * 3 * 7 * 7 + 64;
+  CHECK(conv.scratch_floats(Shape{5, 3, 32, 32}) <= size_t(ThreadPool::instance().threads()) * (5 * one_image + dw));
+  CHECK(conv.scratch_floats(Shape{5, 3, 32, 32}) >= one_image + dw);
+  conv.set_algorithm(ConvAlgorithm::WholeBatch);  // the whole batch's columns
   CHECK(conv.scratch_floats(Shape{5, 3, 32, 32}) == size_t(3 * 7 * 7) * 5 * 16 * 16);
   CHECK(conv.describe() == "7x7, 64, /2");
   CHECK(Conv2d("c", 128, 3, 1, 1).describe() == "3x3, 128");

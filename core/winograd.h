@@ -1,0 +1,38 @@
+// Winograd F(2×2, 3×3) (Lavin & Gray 2015) for 3×3, stride-1, pad-1 convolutions on channel-major
+// batches (core/tensor.h): 16 multiplies per 2×2 output tile and channel pair instead of 36, so
+// 2.25× fewer GEMM flops than im2col, as 16 GEMMs M_ξ[D, T] = U_ξ[D, C] · V_ξ[C, T], one per
+// point ξ of the 4×4 transform domain, over T tiles.
+//
+// Transforms (B, G, A as in Lavin & Gray):  V = Bᵀ d B,  U = G g Gᵀ,  Y = Aᵀ M A; and their
+// adjoints for the backward pass: dM = A dY Aᵀ,  dd = B dV Bᵀ,  dg = Gᵀ dU G.
+// Layouts: U, dU [16][D][C]; V, dV [16][C][T]; M, dM [16][D][T]; a tile t = (n - n0, ty, tx)
+// in that order, ty < ceil(H/2), tx < ceil(W/2); tile (ty, tx) covers output rows 2ty, 2ty+1 and
+// reads input rows 2ty-1 .. 2ty+2 (zero outside the image). Odd sizes: the last tile's second
+// row/column lies outside and is dropped (forward) or taken as 0 (backward).
+//
+// Accuracy: the transforms' coefficients are 0, ±1 and ±½, so F(2×2, 3×3) loses little against
+// direct summation (tests/test_winograd.cpp bounds it against a naive convolution in double).
+#pragma once
+#include <cstddef>
+
+#include "core/tensor.h"
+
+namespace delve {
+
+// Tiles of one image of H × W.
+inline size_t winograd_tiles(int h, int w) { return size_t((h + 1) / 2) * size_t((w + 1) / 2); }
+
+// U = G g Gᵀ for every (d, c) of w [D, C, 3, 3].
+void winograd_weights(const float* w, int D, int C, float* U);
+// dw [D, C, 3, 3] += Gᵀ dU Gᵀᵀ for every (d, c).
+void winograd_weight_grad(const float* dU, int D, int C, float* dw);
+// V = Bᵀ d B for every channel and tile of the images [n0, n1) of x (in: x's shape).
+void winograd_input(const float* x, const Shape& in, int n0, int n1, float* V);
+// Overwrites the images [n0, n1) of dx with Σ over tiles of B dV Bᵀ (overlapping tiles add up).
+void winograd_input_grad(const float* dV, const Shape& in, int n0, int n1, float* dx);
+// y = Aᵀ M A (+ bias) for the images [n0, n1) of y (out: y's shape, D = out.c channels).
+void winograd_output(const float* M, const Shape& out, int n0, int n1, const float* bias, float* y);
+// dM = A dY Aᵀ for the images [n0, n1) of dy.
+void winograd_output_grad(const float* dy, const Shape& out, int n0, int n1, float* dM);
+
+}  // namespace delve

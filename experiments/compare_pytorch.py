@@ -1,0 +1,184 @@
+#!/usr/bin/python3
+# Side-by-side training speed of delve and PyTorch on the same nets, batch and thread count.
+#
+# Runs `delve bench` and the identical net in Debian's python3-torch (oneDNN kernels) alternately
+# in one invocation, A B C A B C ..., so that a shared machine's load hits all of them alike, and
+# prints per net the ratio delve/PyTorch for PyTorch's default (NCHW) and its best configuration
+# here (channels_last). Each side runs in its own process: peak RSS is that process's, and no side
+# inherits the other's threads or allocations.
+#
+# Nets (He et al. 2015, no batch norm; 3x3 conv stride 1 pad 1 + activation, 2x2 max-pool after
+# each stage, fc 256 · fc 256 · fc 10; input 3×32×32): plain22, plain30, plain30 with channel-wise
+# PReLU. Training step: forward, cross-entropy, backward, SGD momentum 0.9, weight decay 5e-4.
+#
+# Uses /usr/bin/python3 on purpose: Debian's python3-torch is installed for the system Python, and
+# `python3` on PATH may be another build without it. Without torch it says so and exits 0.
+#
+# Usage: experiments/compare_pytorch.py [--rounds 3] [--batch 128] [--threads 2] [--nets plain22,...]
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+NETS = {  # name: (stages as (convs, width), activation)
+    "plain14": ([(1, 32), (4, 64), (6, 128)], "relu"),
+    "plain22": ([(6, 32), (6, 64), (7, 128)], "relu"),
+    "plain30": ([(9, 16), (9, 32), (9, 64)], "relu"),
+    "plain30-prelu": ([(9, 16), (9, 32), (9, 64)], "prelu"),
+}
+LAYOUTS = ["default", "channels_last"]
+
+
+def torch_worker(args):
+    """Runs in a child process: trains the net in PyTorch and prints one JSON line."""
+    import torch
+    import torch.nn as nn
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    stages, activation = NETS[args.net]
+
+    def act(c):
+        return nn.PReLU(c, init=0.25) if activation == "prelu" else nn.ReLU()
+
+    layers, c, size = [], 3, 32
+    for convs, width in stages:
+        for _ in range(convs):
+            layers += [nn.Conv2d(c, width, 3, 1, 1), act(width)]
+            c = width
+        layers.append(nn.MaxPool2d(2, 2))
+        size //= 2
+    layers += [nn.Flatten(), nn.Linear(c * size * size, 256), act(256), nn.Linear(256, 256), act(256),
+               nn.Linear(256, 10)]
+    model = nn.Sequential(*layers)
+    for m in model.modules():  # kaiming, as delve bench: keeps 30 layers finite
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    x = torch.randn(args.batch, 3, 32, 32)
+    labels = torch.randint(0, 10, (args.batch,))
+    if args.layout == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad(set_to_none=False)
+        loss = loss_fn(model(x), labels)
+        loss.backward()
+        opt.step()
+
+    for _ in range(args.warmup):
+        step()
+    train = []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        step()
+        train.append(time.perf_counter() - t0)
+    infer = []
+    with torch.no_grad():
+        model(x)
+        for _ in range(args.steps):
+            t0 = time.perf_counter()
+            model(x)
+            infer.append(time.perf_counter() - t0)
+    print(json.dumps({"train_images_per_s": args.batch / statistics.median(train),
+                      "infer_images_per_s": args.batch / statistics.median(infer),
+                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+
+
+def run_json(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_delve(args, net):
+    family, _, activation = net.partition("-")
+    cmd = [args.delve, "bench", family, "--batch", str(args.batch), "--threads", str(args.threads),
+           "--warmup", str(args.warmup), "--steps", str(args.steps), "--json"]
+    if activation:
+        cmd += ["--activation", activation]
+    return run_json(cmd)
+
+
+def run_torch(args, net, layout):
+    return run_json([sys.executable, os.path.abspath(__file__), "--worker", "--net", net, "--layout", layout,
+                     "--batch", str(args.batch), "--threads", str(args.threads), "--warmup", str(args.warmup),
+                     "--steps", str(args.steps)])
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--nets", default="plain22,plain30,plain30-prelu", help="comma-separated: " + ", ".join(NETS))
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3, help="A B C rounds per net (delve, torch, torch channels_last)")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--steps", type=int, default=5, help="timed steps per run; each run reports its median")
+    p.add_argument("--delve", default=os.path.join(here, "..", "build", "delve"))
+    p.add_argument("--json", help="also write every measurement to this file")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--net", help=argparse.SUPPRESS)
+    p.add_argument("--layout", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        return torch_worker(args)
+
+    nets = args.nets.split(",")
+    for n in nets:
+        if n not in NETS:
+            sys.exit(f"unknown net {n!r}; known: {', '.join(NETS)}")
+    have_torch = importlib.util.find_spec("torch") is not None
+    if not have_torch:
+        print(f"compare_pytorch: PyTorch is not installed for {sys.executable} (apt-get install python3-torch); "
+              "skipping the comparison, delve alone:")
+    print(f"batch {args.batch}, {args.threads} threads, {args.rounds} rounds of {args.steps} timed steps "
+          f"(after {args.warmup} warm-up), order per round: delve, torch default, torch channels_last\n")
+    records = []
+    summary = []
+    for net in nets:
+        runs = {"delve": [], "default": [], "channels_last": []}
+        for r in range(args.rounds):
+            runs["delve"].append(run_delve(args, net))
+            if have_torch:
+                for layout in LAYOUTS:
+                    runs[layout].append(run_torch(args, net, layout))
+            line = "  ".join(f"{k} {v[-1]['train_images_per_s']:6.1f}" for k, v in runs.items() if v)
+            print(f"{net:14s} round {r + 1}: train img/s  {line}", flush=True)
+        records.append({"net": net, "runs": runs})
+        med = {k: statistics.median(x["train_images_per_s"] for x in v) for k, v in runs.items() if v}
+        inf = {k: statistics.median(x["infer_images_per_s"] for x in v) for k, v in runs.items() if v}
+        rss = {k: max(x["peak_rss_mib"] for x in v) for k, v in runs.items() if v}
+        ratios = {}
+        if have_torch:  # ratio within each round (same load), then the median over rounds
+            for layout in LAYOUTS:
+                ratios[layout] = statistics.median(
+                    d["train_images_per_s"] / t["train_images_per_s"] for d, t in zip(runs["delve"], runs[layout]))
+        summary.append((net, med, inf, rss, ratios, runs["delve"][-1].get("train_gflops", 0)))
+
+    print("\nmedian over rounds; ratio = delve / PyTorch, per round then median")
+    print(f"{'net':14s} {'delve':>8s} {'torch':>8s} {'t. CL':>8s} {'÷torch':>7s} {'÷t.CL':>7s} "
+          f"{'infer d/t/tCL':>20s} {'RSS MiB d/t/tCL':>18s}")
+    for net, med, inf, rss, ratios, _ in summary:
+        if have_torch:
+            print(f"{net:14s} {med['delve']:8.1f} {med['default']:8.1f} {med['channels_last']:8.1f} "
+                  f"{ratios['default']:6.2f}x {ratios['channels_last']:6.2f}x "
+                  f"{inf['delve']:6.0f}/{inf['default']:5.0f}/{inf['channels_last']:5.0f} "
+                  f"{rss['delve']:5.0f}/{rss['default']:5.0f}/{rss['channels_last']:5.0f}")
+        else:
+            print(f"{net:14s} {med['delve']:8.1f}        -        -       -       - "
+                  f"{inf['delve']:6.0f}/    -/    - {rss['delve']:5.0f}/    -/    -")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(records, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
