@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "core/blas.h"
+#include "core/row_ops.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "core/winograd.h"
@@ -98,12 +99,7 @@ void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
     float* yc = y.data() + size_t(n0) * per_image;
     // y[d, chunk] = w[d, K] · cols[K, chunk]  (He et al. §2.2: y = W·x + b)
     sgemm(false, false, out_c_, cols_n, K, 1.f, w, K, cols, cols_n, 0.f, yc, P);
-    if (b)
-      for (int o = 0; o < out_c_; ++o) {
-        float* yo = yc + size_t(o) * P;
-        const float bo = b[o];
-        for (int p = 0; p < cols_n; ++p) yo[p] += bo;
-      }
+    if (b) add_row_bias(yc, out_c_, size_t(cols_n), size_t(P), b);
   }, chunks_.slots);
 }
 
@@ -134,13 +130,7 @@ void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
     // 2. ∂L/∂w[d, K] += dy[d, chunk] · cols[K, chunk]ᵀ
     sgemm(false, true, out_c_, K, cols_n, 1.f, dyc, P, cols, cols_n, 1.f, dw, K);
     // 3. ∂L/∂b[d] += Σ_p dy[d, p]
-    if (bias_)
-      for (int o = 0; o < out_c_; ++o) {
-        const float* g = dyc + size_t(o) * P;
-        float s = 0.f;
-        for (int p = 0; p < cols_n; ++p) s += g[p];
-        db[o] += s;
-      }
+    if (bias_) add_row_sums(dyc, out_c_, size_t(cols_n), size_t(P), db);
     if (!dx) return;
     // 4. ∂L/∂cols = wᵀ · dy over the columns (no longer needed after step 2), then col2im sums
     //    each entry back onto its input pixel, overwriting this chunk's images of dx.
@@ -164,14 +154,7 @@ void Conv2d::forward_whole(const Tensor& x, Tensor& y) {
   BlasThreadsScope threaded(ThreadPool::instance().threads());
   im2col(x.data(), in_, g_, cols);
   sgemm(false, false, out_c_, P, K, 1.f, weight_->w.data(), K, cols, P, 0.f, y.data(), P);
-  if (bias_) {
-    const float* b = bias_->w.data();
-    for (int o = 0; o < out_c_; ++o) {
-      float* yo = y.data() + size_t(o) * P;
-      const float bo = b[o];
-      for (int p = 0; p < P; ++p) yo[p] += bo;
-    }
-  }
+  if (bias_) add_row_bias(y.data(), out_c_, size_t(P), size_t(P), bias_->w.data());
 }
 
 void Conv2d::backward_whole(const Tensor& x, const Tensor& dy, Tensor* dx) {
@@ -181,15 +164,7 @@ void Conv2d::backward_whole(const Tensor& x, const Tensor& dy, Tensor* dx) {
   BlasThreadsScope threaded(ThreadPool::instance().threads());
   im2col(x.data(), in_, g_, cols);
   sgemm(false, true, out_c_, K, P, 1.f, dy.data(), P, cols, P, 1.f, weight_->dw.data(), K);
-  if (bias_) {
-    float* db = bias_->dw.data();
-    for (int o = 0; o < out_c_; ++o) {
-      const float* g = dy.data() + size_t(o) * P;
-      double s = 0.0;
-      for (int p = 0; p < P; ++p) s += g[p];
-      db[o] += float(s);
-    }
-  }
+  if (bias_) add_row_sums(dy.data(), out_c_, size_t(P), size_t(P), bias_->dw.data());
   if (!dx) return;
   sgemm(true, false, K, P, out_c_, 1.f, weight_->w.data(), K, dy.data(), P, 0.f, cols, P);
   col2im(cols, in_, g_, dx->data());
@@ -236,15 +211,7 @@ void Conv2d::backward_winograd(const Tensor& x, const Tensor& dy, Tensor* dx) {
     float* dM = V + 16 * size_t(C) * T;
     float* dU = slot(worker) + data_floats;
     float* db = dU + dU_floats;
-    if (bias_) {
-      const float* dyc = dy.data() + size_t(n0) * per_image;
-      for (int o = 0; o < D; ++o) {
-        const float* g = dyc + size_t(o) * P;
-        float s = 0.f;
-        for (int p = 0; p < (n1 - n0) * per_image; ++p) s += g[p];
-        db[o] += s;
-      }
-    }
+    if (bias_) add_row_sums(dy.data() + size_t(n0) * per_image, D, size_t(n1 - n0) * per_image, size_t(P), db);
     winograd_input(x.data(), in_, n0, n1, V);
     winograd_output_grad(dy.data(), out_, n0, n1, dM);
     for (int xi = 0; xi < 16; ++xi) {

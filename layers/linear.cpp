@@ -5,6 +5,7 @@
 #include "layers/linear.h"
 
 #include "core/blas.h"
+#include "core/row_ops.h"
 #include "core/error.h"
 
 namespace delve {
@@ -67,13 +68,7 @@ void Linear::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
   }
   // y[out, N] = W[out, in] · X[in, N]
   sgemm(false, false, out_, N, in_, 1.f, weight_->w.data(), in_, X, N, 0.f, y.data(), N);
-  if (bias_) {
-    const float* b = bias_->w.data();
-    for (int o = 0; o < out_; ++o) {
-      float* yo = y.data() + size_t(o) * N;
-      for (int n = 0; n < N; ++n) yo[n] += b[o];
-    }
-  }
+  if (bias_) add_row_bias(y.data(), out_, size_t(N), size_t(N), bias_->w.data());
 }
 
 void Linear::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
@@ -89,15 +84,7 @@ void Linear::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
   // ∂L/∂W[out, in] += dy[out, N] · Xᵀ
   sgemm(false, true, out_, in_, N, 1.f, dy.data(), N, X, N, 1.f, weight_->dw.data(), in_);
   // ∂L/∂b[out] += Σ_n dy[out, n]
-  if (bias_) {
-    float* db = bias_->dw.data();
-    for (int o = 0; o < out_; ++o) {
-      const float* g = dy.data() + size_t(o) * N;
-      double acc = 0.0;
-      for (int n = 0; n < N; ++n) acc += g[n];
-      db[o] += float(acc);
-    }
-  }
+  if (bias_) add_row_sums(dy.data(), out_, size_t(N), size_t(N), bias_->dw.data());
   if (!dx) return;
   // ∂L/∂X[in, N] = Wᵀ · dy: straight into dx for an fc input, else into the scratch (X is no
   // longer needed) and back to channel-major.
