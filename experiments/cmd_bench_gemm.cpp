@@ -46,10 +46,15 @@ int command_bench_gemm(int repeats) {
   std::printf("OpenBLAS core: %s\n", blas_core().c_str());
   std::printf("%-34s %12s %12s\n", "shape", "1 thread", "2 threads");
   for (const Case& c : cases) {
-    blas_set_threads(1);
-    const double one = gemm_gflops(c.M, c.N, c.K, repeats);
-    blas_set_threads(2);
-    const double two = gemm_gflops(c.M, c.N, c.K, repeats);
+    double one, two;
+    {
+      BlasThreadsScope threads(1);  // OpenBLAS's own threads for the one call (core/blas.h)
+      one = gemm_gflops(c.M, c.N, c.K, repeats);
+    }
+    {
+      BlasThreadsScope threads(2);
+      two = gemm_gflops(c.M, c.N, c.K, repeats);
+    }
     std::printf("%-34s %8.1f GF/s %8.1f GF/s\n", c.what, one, two);
   }
   return 0;
