@@ -11,6 +11,7 @@ int command_plot(const PlotArgs& args) {
   const auto dirs = expand_run_dirs(args.runs);
   if (args.what == "curves") write_comparison_plot(dirs, args.out, args.title);
   else if (args.what == "layers") write_layers_plot(dirs, args.out, args.metric, args.title);
+  else if (args.what == "heatmap") write_layers_heatmap(dirs, args.out, args.metric, args.title);
   else write_slopes_plot(dirs, args.out, args.title);
   std::printf("wrote %s (%zu run%s)\n", args.out.c_str(), dirs.size(), dirs.size() == 1 ? "" : "s");
   return kExitOk;

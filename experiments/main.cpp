@@ -80,12 +80,19 @@ int main(int argc, char** argv) {
   auto* plot_cmd = app.add_subcommand("plot", "Draw runs as an SVG: error curves, per-layer statistics, slopes");
   plot_cmd->add_option("runs", plot.runs, "Run directories (or a sweep's parent directory)")->required();
   plot_cmd->add_option("-o,--out", plot.out, "SVG file to write")->required();
-  plot_cmd->add_option("--what", plot.what, "curves | layers | slopes")->check(CLI::IsMember({"curves", "layers", "slopes"}));
+  plot_cmd->add_option("--what", plot.what,
+                       "curves: error and loss against epochs | layers: a statistic against depth, first and last "
+                       "layers event | heatmap: a statistic per layer against iterations | slopes: learned PReLU "
+                       "slopes against depth, beside the paper's Table 1")
+      ->check(CLI::IsMember({"curves", "layers", "heatmap", "slopes"}));
   plot_cmd->add_option("--metric", plot.metric,
-                       "With --what layers: response_std, grad_input_std, positive_fraction, update_ratio, weight_norm "
-                       "(default: all four main ones)");
+                       "With --what layers or heatmap: response_std, grad_input_std, positive_fraction, update_ratio, "
+                       "weight_norm, slope_mean (default: the four main ones for layers, positive_fraction for "
+                       "heatmap)");
   plot_cmd->add_option("--title", plot.title, "Title of the picture");
-  plot_cmd->footer("\nExample:\n  delve plot runs/fig3/*/ -o fig3.svg\n  delve plot runs/fig3/kind-xavier --what layers -o layers.svg");
+  plot_cmd->footer("\nExample:\n  delve plot runs/fig3/*/ -o fig3.svg\n  delve plot runs/fig3/kind-xavier --what layers -o layers.svg\n"
+                   "  delve plot runs/fig3/ --what heatmap -o positive.svg     P(y>0) per layer over training\n"
+                   "  delve plot runs/fig3/ --what heatmap --metric grad_input_std -o grads.svg");
 
   SlopesArgs slopes;
   auto* slopes_cmd = app.add_subcommand("slopes", "The learned PReLU slopes per layer, as the paper's Table 1");

@@ -10,6 +10,7 @@
 #include "experiments/paper_values.h"
 #include "experiments/run_log.h"
 #include "experiments/svg_chart.h"
+#include "experiments/svg_heatmap.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -44,6 +45,19 @@ namespace {
 
 double num(const json& e, const char* key) {
   return e.contains(key) && e[key].is_number() ? e[key].get<double>() : NAN;
+}
+
+// Fractions and slopes read best on a linear axis; standard deviations, norms and ratios span
+// decades.
+bool log_metric(const std::string& m) {
+  return m != "positive_fraction" && m != "positive_min" && m != "positive_max" && m.rfind("slope", 0) != 0;
+}
+
+std::vector<json> layer_events(const std::string& dir) {
+  std::vector<json> events;
+  for (auto& e : read_run_log((fs::path(dir) / "log.jsonl").string()))
+    if (e.value("event", "") == "layers") events.push_back(std::move(e));
+  return events;
 }
 
 struct Curves {
@@ -100,16 +114,13 @@ void write_layers_plot(const std::vector<std::string>& dirs, const std::string& 
                      : std::vector<std::string>{metric};
   std::vector<Chart> charts;
   for (auto& m : metrics) {
-    const bool log_scale = m != "positive_fraction" && m != "positive_min" && m != "positive_max" &&
-                           m.rfind("slope", 0) != 0;
+    const bool log_scale = log_metric(m);
     Chart chart{(title.empty() ? "" : title + ": ") + m, "weight layer (depth)", m, {}, std::nullopt, std::nullopt, log_scale};
     for (auto& d : dirs) {
-      std::vector<json> layer_events;
-      for (auto& e : read_run_log((fs::path(d) / "log.jsonl").string()))
-        if (e.value("event", "") == "layers") layer_events.push_back(e);
-      if (layer_events.empty()) continue;
-      std::vector<const json*> picks{&layer_events.front()};
-      if (layer_events.size() > 1) picks.push_back(&layer_events.back());
+      const std::vector<json> events = layer_events(d);
+      if (events.empty()) continue;
+      std::vector<const json*> picks{&events.front()};
+      if (events.size() > 1) picks.push_back(&events.back());
       for (const json* e : picks) {
         Series s;
         s.label = (dirs.size() > 1 ? run_label(d) + " " : "") + "iter " + std::to_string((*e)["iteration"].get<long long>());
@@ -124,6 +135,61 @@ void write_layers_plot(const std::vector<std::string>& dirs, const std::string& 
     charts.push_back(std::move(chart));
   }
   write_text_file_atomic(out, render_svg(charts, charts.size() > 1 ? 2 : 1));
+}
+
+void write_layers_heatmap(const std::vector<std::string>& dirs, const std::string& out, const std::string& metric,
+                          const std::string& title) {
+  const std::string m = metric.empty() ? "positive_fraction" : metric;
+  std::vector<Heatmap> maps;
+  double lo = INFINITY, hi = -INFINITY;
+  for (auto& d : dirs) {
+    const std::vector<json> events = layer_events(d);
+    if (events.empty()) continue;
+    Heatmap map;
+    map.title = (title.empty() ? "" : title + ": ") + run_label(d);
+    map.x_label = "iteration";
+    map.y_label = "weight layer (depth)";
+    map.value_label = m;
+    for (auto& l : events.front()["layers"])
+      map.rows.push_back(std::to_string(l["depth"].get<int>()) + " " + l.value("layer", ""));
+    for (auto& e : events) {
+      const double it = e["iteration"].get<double>();
+      if (!map.x.empty() && !(it > map.x.back())) continue;  // a resumed run may repeat an iteration
+      map.x.push_back(it);
+    }
+    map.values.assign(map.rows.size() * map.x.size(), NAN);
+    size_t column = 0;
+    double last = -INFINITY;
+    for (auto& e : events) {
+      const double it = e["iteration"].get<double>();
+      if (!(it > last)) continue;
+      last = it;
+      const auto& layers = e["layers"];
+      for (size_t i = 0; i < map.rows.size() && i < layers.size(); ++i) {
+        const double v = num(layers[i], m.c_str());
+        map.values[i * map.x.size() + column] = v;
+        if (std::isfinite(v) && (!log_metric(m) || v > 0)) lo = std::min(lo, v), hi = std::max(hi, v);
+      }
+      ++column;
+    }
+    maps.push_back(std::move(map));
+  }
+  if (maps.empty()) throw UsageError("no \"layers\" events in the given runs (set train.layers_every)");
+  if (!(lo <= hi)) throw UsageError("no run has a value of '" + m + "' in its \"layers\" events");
+  // One colour scale for all the maps, so that runs compare by colour.
+  for (auto& map : maps) {
+    map.log_scale = log_metric(m);
+    if (m == "positive_fraction" || m == "positive_min" || m == "positive_max") {
+      map.lo = 0, map.hi = 1, map.centre = 0.5;  // the paper's assumption: P(y > 0) = 1/2
+    } else if (map.log_scale) {
+      map.lo = std::pow(10.0, std::floor(std::log10(lo)));
+      map.hi = std::pow(10.0, std::ceil(std::log10(hi)));
+      if (map.lo >= map.hi) map.hi = map.lo * 10;
+    } else {
+      map.lo = lo, map.hi = hi > lo ? hi : lo + 1;
+    }
+  }
+  write_text_file_atomic(out, render_heatmaps_svg(maps, maps.size() > 1 ? 2 : 1));
 }
 
 void write_slopes_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& title) {

@@ -18,6 +18,10 @@ void write_comparison_plot(const std::vector<std::string>& dirs, const std::stri
 // Per-layer statistics against depth, at initialisation and at the end of each run.
 void write_layers_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& metric,
                        const std::string& title);
+// A per-layer statistic (rows: weight layers by depth) against iterations (columns), one heat map
+// per run on a shared colour scale; P(y > 0) by default, centred on the paper's ½.
+void write_layers_heatmap(const std::vector<std::string>& dirs, const std::string& out, const std::string& metric,
+                          const std::string& title);
 // Learned PReLU slope (mean over channels) against depth, with the paper's Table 1 beside it.
 void write_slopes_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& title);
 

@@ -1,11 +1,10 @@
 #include "experiments/svg_chart.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
-#include <string_view>
 
 #include "core/error.h"
+#include "experiments/svg_text.h"
 
 namespace delve {
 namespace {
@@ -21,49 +20,6 @@ constexpr int kDashCount = sizeof(kDashes) / sizeof(kDashes[0]);
 
 constexpr double kFontSize = 11;
 constexpr double kCharWidth = 0.6 * kFontSize;  // DejaVu Sans averages a little under this
-
-// Text safe inside an element or a double-quoted attribute. Control characters other than tab and
-// newline are not allowed in XML 1.0 at all, so they are dropped.
-std::string escape_xml(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n') out += c;
-    }
-  }
-  return out;
-}
-
-// Locale-independent number text (printf would write "0,5" under a German locale).
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, decimals);
-  std::string s(buf, r.ptr);
-  if (s.find_first_not_of("-0.") == std::string::npos && s[0] == '-') s.erase(0, 1);  // "-0.0"
-  return s;
-}
-std::string general(double v) {
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 4);
-  return std::string(buf, r.ptr);
-}
-std::string px(double v) { return fixed(v, 1); }
 
 // Labels for evenly spaced ticks: as many decimals as the step needs, scientific notation when
 // fixed notation would be unreadably long.
@@ -435,24 +391,11 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
 
 std::string render_svg(const std::vector<Chart>& charts, int columns, int chart_width,
                        int chart_height) {
-  columns = std::max(1, std::min(columns, int(std::max<size_t>(1, charts.size()))));
   chart_width = std::max(chart_width, 240);  // below this the margins leave no plot
   chart_height = std::max(chart_height, 180);
-  const int rows = std::max(1, int((charts.size() + size_t(columns) - 1) / size_t(columns)));
-  const int width = columns * chart_width, height = rows * chart_height;
-  std::string out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) +
-                    "\" height=\"" + std::to_string(height) + "\" viewBox=\"0 0 " +
-                    std::to_string(width) + " " + std::to_string(height) +
-                    "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n"
-                    "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  for (size_t i = 0; i < charts.size(); ++i) {
-    const int cx = int(i % size_t(columns)) * chart_width;
-    const int cy = int(i / size_t(columns)) * chart_height;
-    out += "<g transform=\"translate(" + std::to_string(cx) + " " + std::to_string(cy) + ")\">\n";
+  return svg_grid(charts.size(), columns, chart_width, chart_height, [&](std::string& out, size_t i) {
     render_chart(out, charts[i], int(i), chart_width, chart_height);
-    out += "</g>\n";
-  }
-  return out + "</svg>\n";
+  });
 }
 
 }  // namespace delve
