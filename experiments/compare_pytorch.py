@@ -14,7 +14,12 @@
 # Uses /usr/bin/python3 on purpose: Debian's python3-torch is installed for the system Python, and
 # `python3` on PATH may be another build without it. Without torch it says so and exits 0.
 #
+# With --layers it times every layer's forward and backward on both sides instead (PyTorch's default
+# layout; each module run and differentiated on its own, delve's `bench --layers`), and prints them
+# side by side: where delve loses its time against PyTorch.
+#
 # Usage: experiments/compare_pytorch.py [--rounds 3] [--batch 128] [--threads 2] [--nets plain22,...]
+#        experiments/compare_pytorch.py --layers --nets plain22
 import argparse
 import importlib.util
 import json
@@ -67,6 +72,8 @@ def torch_worker(args):
         x = x.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss()
+    if args.layers:
+        return torch_layer_times(args, model, x, labels, loss_fn)
 
     def step():
         opt.zero_grad(set_to_none=False)
@@ -91,6 +98,84 @@ def torch_worker(args):
     print(json.dumps({"train_images_per_s": args.batch / statistics.median(train),
                       "infer_images_per_s": args.batch / statistics.median(infer),
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+
+
+def torch_layer_times(args, model, x, labels, loss_fn):
+    """Forward and backward time of each module on its own: the graph is cut between modules
+    (detach), so each backward is one autograd.grad call for that module's input and parameters."""
+    import torch
+    import torch.nn as nn
+
+    mods = [m for m in model if not isinstance(m, nn.Flatten)]
+
+    def one_step():
+        fwd, bwd, inputs, outputs = [0.0] * len(mods), [0.0] * len(mods), [], []
+        h = x
+        for i, m in enumerate(mods):
+            if isinstance(m, nn.Linear) and h.dim() > 2:
+                h = h.flatten(1)
+            hin = h.detach().requires_grad_(i > 0)  # the data needs no gradient
+            t0 = time.perf_counter()
+            h = m(hin)
+            fwd[i] = time.perf_counter() - t0
+            inputs.append(hin)
+            outputs.append(h)
+        g = torch.autograd.grad(loss_fn(h, labels), h)[0]
+        for i in reversed(range(len(mods))):
+            wrt = ([inputs[i]] if i > 0 else []) + list(mods[i].parameters())
+            t0 = time.perf_counter()
+            grads = torch.autograd.grad(outputs[i], wrt, g)
+            bwd[i] = time.perf_counter() - t0
+            if i > 0:
+                g = grads[0].reshape(outputs[i - 1].shape)  # fc1 saw its input flattened
+        return fwd, bwd
+
+    for _ in range(args.warmup):
+        one_step()
+    steps = [one_step() for _ in range(args.steps)]
+    layers = []
+    for i, m in enumerate(mods):
+        layers.append({"kind": type(m).__name__.lower(),
+                       "forward_ms": 1e3 * statistics.median(s[0][i] for s in steps),
+                       "backward_ms": 1e3 * statistics.median(s[1][i] for s in steps)})
+    print(json.dumps({"layers": layers}))
+
+
+def compare_layers(args, net):
+    """Per-layer forward + backward time, delve against PyTorch's default, alternating rounds."""
+    family, _, activation = net.partition("-")
+    delve_runs, torch_runs = [], []
+    for r in range(args.rounds):
+        cmd = [args.delve, "bench", family, "--batch", str(args.batch), "--threads", str(args.threads),
+               "--warmup", str(args.warmup), "--steps", str(args.steps), "--layers", "--json"]
+        if activation:
+            cmd += ["--activation", activation]
+        delve_runs.append(run_json(cmd)["layers"])
+        torch_runs.append(run_json([sys.executable, os.path.abspath(__file__), "--worker", "--layers", "--net", net,
+                                    "--layout", "default", "--batch", str(args.batch), "--threads",
+                                    str(args.threads), "--warmup", str(args.warmup), "--steps",
+                                    str(args.steps)])["layers"])
+        print(f"{net}: round {r + 1} of {args.rounds} done", flush=True)
+    names = [l["name"] for l in delve_runs[0]]
+    if len(names) != len(torch_runs[0]):
+        sys.exit(f"compare_pytorch: delve has {len(names)} layers, the PyTorch net {len(torch_runs[0])}")
+
+    def med(runs, i, key):
+        return statistics.median(run[i][key] for run in runs)
+
+    print(f"\n{net}, batch {args.batch}, {args.threads} threads: ms per layer (median of {args.rounds} rounds); "
+          "ratio = delve / PyTorch time, above 1 = delve slower")
+    print(f"{'layer':8s} {'kind':10s} {'delve fwd':>9s} {'torch fwd':>9s} {'delve bwd':>9s} {'torch bwd':>9s} "
+          f"{'ratio':>6s}")
+    total_d = total_t = 0.0
+    for i, name in enumerate(names):
+        df, db = med(delve_runs, i, "forward_ms"), med(delve_runs, i, "backward_ms")
+        tf, tb = med(torch_runs, i, "forward_ms"), med(torch_runs, i, "backward_ms")
+        total_d += df + db
+        total_t += tf + tb
+        ratio = (df + db) / (tf + tb) if tf + tb > 0 else float("nan")
+        print(f"{name:8s} {delve_runs[0][i]['kind']:10s} {df:9.2f} {tf:9.2f} {db:9.2f} {tb:9.2f} {ratio:5.2f}x")
+    print(f"{'total':19s} {total_d:>39.1f} ms vs {total_t:.1f} ms: {total_d / total_t:.2f}x")
 
 
 def run_json(cmd):
@@ -124,6 +209,8 @@ def main():
     p.add_argument("--steps", type=int, default=5, help="timed steps per run; each run reports its median")
     p.add_argument("--delve", default=os.path.join(here, "..", "build", "delve"))
     p.add_argument("--json", help="also write every measurement to this file")
+    p.add_argument("--layers", action="store_true",
+                   help="per-layer forward and backward times, delve against PyTorch's default layout")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--net", help=argparse.SUPPRESS)
     p.add_argument("--layout", help=argparse.SUPPRESS)
@@ -136,6 +223,14 @@ def main():
         if n not in NETS:
             sys.exit(f"unknown net {n!r}; known: {', '.join(NETS)}")
     have_torch = importlib.util.find_spec("torch") is not None
+    if args.layers:
+        if not have_torch:
+            print(f"compare_pytorch: PyTorch is not installed for {sys.executable} (apt-get install python3-torch); "
+                  "nothing to compare per layer")
+            return
+        for net in nets:
+            compare_layers(args, net)
+        return
     if not have_torch:
         print(f"compare_pytorch: PyTorch is not installed for {sys.executable} (apt-get install python3-torch); "
               "skipping the comparison, delve alone:")

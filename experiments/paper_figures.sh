@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Draws the pictures and tables of the paper's experiments from finished runs, into a results folder,
+# and copies each run's summary.json beside them (a few KiB each).
+# Usage: experiments/paper_figures.sh [RUNS [OUT]]     (defaults: runs/ and experiments/results/)
+# RUNS holds the run directories written by
+#   build/delve run experiments/fig3_plain30.json     -> RUNS/fig3_plain30/kind-{xavier,kaiming}
+#   build/delve run experiments/fig2_plain22.json     -> RUNS/fig2_plain22/...
+#   build/delve run experiments/table1_plain14.json   -> RUNS/table1_plain14/activation-{prelu_shared,prelu}
+#   build/delve run experiments/table2_plain14.json   -> RUNS/table2_plain14/activation-*_seed-*
+# Experiments that have not been run are skipped with a note.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-runs}
+out=${2:-experiments/results}
+delve=${DELVE:-build/delve}
+[ -x "$delve" ] || { echo "paper_figures.sh: $delve not found; run ./build.sh first" >&2; exit 2; }
+mkdir -p "$out"
+
+have() {
+  if [ -d "$runs/$1" ]; then return 0; fi
+  echo "paper_figures.sh: $runs/$1 not found; skipping $1" >&2
+  return 1
+}
+summaries() {  # copies RUNS/EXP/*/summary.json to OUT/EXP/<member>.summary.json
+  mkdir -p "$out/$1"
+  for s in "$runs/$1"/*/summary.json; do
+    [ -f "$s" ] && cp "$s" "$out/$1/$(basename "$(dirname "$s")").summary.json"
+  done
+}
+
+if have fig3_plain30; then
+  summaries fig3_plain30
+  "$delve" plot "$runs/fig3_plain30" -o "$out/fig3_plain30.svg" --title "Figure 3: plain30 (27 conv + 3 fc), ReLU"
+  "$delve" plot "$runs/fig3_plain30" --what layers --metric grad_input_std -o "$out/fig3_gradients.svg" \
+    --title "plain30: gradient std at each layer's input, first and last step"
+  "$delve" plot "$runs/fig3_plain30" --what heatmap --metric grad_input_std -o "$out/fig3_gradients_heatmap.svg" \
+    --title "gradient std"
+  "$delve" plot "$runs/fig3_plain30" --what heatmap -o "$out/fig3_positive.svg" --title "P(y>0)"
+fi
+if have fig2_plain22; then
+  summaries fig2_plain22
+  "$delve" plot "$runs/fig2_plain22" -o "$out/fig2_plain22.svg" --title "Figure 2: plain22 (19 conv + 3 fc), ReLU"
+  "$delve" plot "$runs/fig2_plain22" --what heatmap -o "$out/fig2_positive.svg" --title "P(y>0)"
+fi
+if have table1_plain14; then
+  summaries table1_plain14
+  "$delve" slopes "$runs/table1_plain14" > "$out/table1_slopes.md"
+  "$delve" plot "$runs/table1_plain14" --what slopes -o "$out/table1_slopes.svg" \
+    --title "Table 1: learned PReLU slopes, plain14 on Fashion-MNIST"
+  "$delve" plot "$runs/table1_plain14" --what heatmap --metric slope_mean -o "$out/table1_slopes_heatmap.svg" \
+    --title "slope a"
+  "$delve" plot "$runs/table1_plain14" --what heatmap -o "$out/table1_positive.svg" --title "P(y>0)"
+  "$delve" plot "$runs/table1_plain14" -o "$out/table1_plain14.svg" --title "plain14, PReLU"
+fi
+if have table2_plain14; then
+  summaries table2_plain14
+  # Table 1's runs are Table 2's PReLU members with seed 1 (the same config), so they join in.
+  members=("$runs/table2_plain14")
+  [ -d "$runs/table1_plain14" ] && members+=("$runs/table1_plain14")
+  "$delve" plot "${members[@]}" -o "$out/table2_plain14.svg" --title "Table 2: plain14, ReLU vs PReLU"
+  "$delve" plot "${members[@]}" --what heatmap -o "$out/table2_positive.svg" --title "P(y>0)"
+fi
+echo "paper_figures.sh: wrote $out" >&2
