@@ -6,6 +6,24 @@
 
 namespace delve {
 
+namespace {
+// Σ over output positions o of the taps t with 0 <= o·stride - pad + t < n, over (outputs · k).
+double in_bounds_fraction_1d(int n, int k, int stride, int pad, int outputs) {
+  long long inside = 0;
+  for (int o = 0; o < outputs; ++o)
+    for (int t = 0; t < k; ++t) {
+      const int i = o * stride - pad + t;
+      inside += i >= 0 && i < n;
+    }
+  return outputs > 0 ? double(inside) / (double(outputs) * k) : 0.0;
+}
+}  // namespace
+
+double in_bounds_tap_fraction(const ConvGeometry& g, int h, int w) {
+  return in_bounds_fraction_1d(h, g.kh, g.stride, g.pad, g.out_h(h)) *
+         in_bounds_fraction_1d(w, g.kw, g.stride, g.pad, g.out_w(w));
+}
+
 void im2col(const float* x, const Shape& in, const ConvGeometry& g, float* cols) {
   im2col(x, in, g, 0, in.n, cols);
 }

@@ -15,6 +15,13 @@ struct ConvGeometry {
   int out_w(int w) const { return (w + 2 * pad - kw) / stride + 1; }
 };
 
+// The fraction of kernel taps that land inside an h × w input rather than in the zero padding,
+// averaged over the output positions. Zero padding gives border outputs fewer real inputs, so the
+// n_l of the paper's Eq. 10 is in effect n_l times this: (1 - 2/(3·32))² ≈ 0.96 for a 3×3 pad-1
+// conv on 32×32, 0.92 on 16×16, 0.84 on 8×8. For stride 1 the same fraction holds for the input
+// pixels' share of n̂_l (Eq. 14), since each in-bounds (output, tap) pair is one (input, tap) pair.
+double in_bounds_tap_fraction(const ConvGeometry& g, int h, int w);
+
 // Writes cols from x (in: the shape of x).
 void im2col(const float* x, const Shape& in, const ConvGeometry& g, float* cols);
 // Overwrites dx with the sum of the cols entries that came from each input pixel.

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <limits>
 
+#include "core/im2col.h"
+#include "layers/conv2d.h"
+
 namespace delve {
 
 void mean_std(const float* v, size_t n, double& mean, double& std) {
@@ -98,6 +101,10 @@ std::vector<LayerStats> LayerProbe::collect() const {
     const double before = previous_weight == SIZE_MAX ? 1.0 : rectifier_factor(net_, previous_weight + 1);
     s.gain_forward = before * w->fan_in() * var_w;
     s.gain_backward = rectifier_factor(net_, k + 1) * w->fan_out() * var_w;
+    if (auto* conv = dynamic_cast<const Conv2d*>(layers[k].get())) {
+      const Shape& in = k == 0 ? net_.input_shape() : net_.activation(k - 1).shape();
+      s.border_factor = in_bounds_tap_fraction(conv->geometry(), in.h, in.w);
+    }
     previous_weight = k;
     out.push_back(std::move(s));
   }
@@ -120,7 +127,8 @@ nlohmann::json to_json(const LayerStats& s) {
                       {"weight_std", num(s.weight_std)},
                       {"update_ratio", num(s.update_ratio)},
                       {"gain_forward", num(s.gain_forward)},
-                      {"gain_backward", num(s.gain_backward)}};
+                      {"gain_backward", num(s.gain_backward)},
+                      {"border_factor", num(s.border_factor)}};
   if (s.slope_mean) {
     j["slope_mean"] = num(*s.slope_mean);
     j["slope_min"] = num(*s.slope_min);

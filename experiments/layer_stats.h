@@ -12,6 +12,8 @@
 //                      of the activation applied to y_{l-1}; 1·n·Var[w] after tanh or no activation)
 //   gain_backward      ½(1+a²)·n̂_l·Var[w_l] (Eq. 14: Var[∂x_l]/Var[∂x_{l+1}] predicted; a the slope
 //                      applied to y_l)
+//   border_factor      the share of a conv's kernel taps inside the image rather than the zero
+//                      padding (core/im2col.h); the gains times it are the theory for a padded net
 #pragma once
 #include <optional>
 #include <string>
@@ -34,6 +36,7 @@ struct LayerStats {
   std::optional<double> slope_mean, slope_min, slope_max;
   double weight_norm = 0, weight_std = 0, update_ratio = 0;
   double gain_forward = 0, gain_backward = 0;
+  double border_factor = 1;  // 1 for fc layers and unpadded convs
 };
 
 // Observes one forward/backward of a Net and reads off LayerStats for every weight layer.

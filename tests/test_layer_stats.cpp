@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "core/im2col.h"
 #include "experiments/layer_stats.h"
 #include "layers/conv2d.h"
 #include "layers/init.h"
@@ -94,4 +95,22 @@ TEST_CASE("layer stats: Kaiming keeps the response variance from layer to layer 
   MESSAGE("mean log Var ratio over 6 Kaiming layers: " << mean_log_ratio << " (Xavier's would be 6·ln ½ = -4.16)");
   CHECK(mean_log_ratio > -0.9);
   CHECK(mean_log_ratio < 0.4);
+}
+
+TEST_CASE("in_bounds_tap_fraction: the share of kernel taps that zero padding leaves inside the image") {
+  const ConvGeometry same3{3, 3, 1, 1};
+  // Per side (3w - 2)/(3w): a border output loses one of three taps.
+  CHECK(in_bounds_tap_fraction(same3, 32, 32) == doctest::Approx(std::pow(94.0 / 96.0, 2)));
+  CHECK(in_bounds_tap_fraction(same3, 8, 8) == doctest::Approx(std::pow(22.0 / 24.0, 2)));
+  CHECK(in_bounds_tap_fraction(same3, 1, 1) == doctest::Approx(1.0 / 9.0));  // only the centre tap
+  CHECK(in_bounds_tap_fraction(ConvGeometry{3, 3, 1, 0}, 8, 8) == 1.0);      // no padding
+  // 2 × 2 stride 2 on 4 wide without padding: every tap inside; pad 1 then loses half of each end's taps.
+  CHECK(in_bounds_tap_fraction(ConvGeometry{2, 2, 2, 0}, 4, 4) == 1.0);
+  CHECK(in_bounds_tap_fraction(ConvGeometry{2, 2, 2, 1}, 4, 4) == doctest::Approx(std::pow(4.0 / 6.0, 2)));
+}
+
+TEST_CASE("layer stats: the border factor of each conv follows its input size; fc layers have none") {
+  auto k = probe_stack(InitSpec{InitSpec::Kind::Kaiming, InitSpec::Fan::In}, false, 11, 16);
+  for (int i = 0; i < 8; ++i) CHECK(k[i].border_factor == doctest::Approx(std::pow(46.0 / 48.0, 2)));
+  CHECK(k[8].border_factor == 1.0);
 }
