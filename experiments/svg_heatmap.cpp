@@ -44,8 +44,14 @@ double scale_position(const Heatmap& m, double v) {
   return x < c ? 0.5 * (x - lo) / (c - lo) : 0.5 + 0.5 * (x - c) / (hi - c);
 }
 
+// Exact zeros on a log scale (a layer whose gradient is exactly 0 because every rectifier above
+// it is off) get their own colour instead of being clamped to the scale's bottom.
+constexpr const char* kZeroColour = "#000000";
+constexpr const char* kMissingColour = "#d9d9d9";
+
 std::string colour(const Heatmap& m, double v) {
-  if (!std::isfinite(v)) return "#d9d9d9";
+  if (!std::isfinite(v)) return kMissingColour;
+  if (m.log_scale && v <= 0) return kZeroColour;
   const double t = scale_position(m, v);
   return m.centre ? interpolate(kDiverging, t) : interpolate(kViridis, t);
 }
@@ -157,6 +163,13 @@ void render_map(std::string& out, const Heatmap& m, double width, double height)
     out += text(bx + bar_width + 5, y + 4, "start", general(t));
   }
   out += "</g>\n";
+  bool zeros = false;
+  for (double v : m.values) zeros |= m.log_scale && std::isfinite(v) && v <= 0;
+  if (zeros) {
+    out += "<rect x=\"" + px(bx) + "\" y=\"" + px(bottom + 14) + "\" width=\"" + px(bar_width) + "\" height=\"10\" fill=\"" +
+           kZeroColour + "\" stroke=\"none\"/>\n";
+    out += text(bx + bar_width + 5, bottom + 23, "start", "0", " font-size=\"11\" fill=\"#444\"");
+  }
   if (!m.value_label.empty()) {
     const double vx = width - 6, cy = (top + bottom) / 2;
     out += "<text x=\"" + px(vx) + "\" y=\"" + px(cy) + "\" transform=\"rotate(-90 " + px(vx) + " " + px(cy) +

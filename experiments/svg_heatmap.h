@@ -14,7 +14,7 @@ struct Heatmap {
   std::vector<std::string> rows;  // row labels, drawn top to bottom
   std::vector<double> values;     // rows.size() × x.size(), row-major; non-finite = no value (grey)
   double lo = 0, hi = 1;          // colour scale limits; values outside are clamped
-  bool log_scale = false;         // colour by log10(value); lo must then be > 0
+  bool log_scale = false;         // colour by log10(value); lo must then be > 0; values <= 0 black
   // With a centre, a diverging scale (blue below, white at the centre, red above), for quantities
   // with a meaningful middle such as P(y > 0) = ½; without, a sequential (viridis) scale.
   std::optional<double> centre;

@@ -59,11 +59,17 @@ TEST_CASE("heatmap: sequential log scale runs from viridis' purple to its yellow
   m.rows = {"a", "b", "c"};
   m.values = {1e-6, 1e-3, 1.0};
   m.lo = 1e-6, m.hi = 1, m.log_scale = true;
-  const std::string svg = render_heatmaps_svg({m, m}, 2);
+  std::string svg = render_heatmaps_svg({m, m}, 2);
   CHECK(xml_problem(svg) == "");
   CHECK(count(svg, "fill=\"#440154\"/>") == 2);  // 1e-6, once per map
   CHECK(count(svg, "fill=\"#fde725\"/>") == 2);  // 1
   CHECK(svg.find("1e-06") != std::string::npos);  // colour-bar ticks at decades
+  CHECK(svg.find("#000000") == std::string::npos);
+  // An exact 0 (a dead layer's gradient) is black, not the bottom of the scale, and the bar says so.
+  m.values[1] = 0.0;
+  svg = render_heatmaps_svg({m});
+  CHECK(count(svg, "fill=\"#000000\"/>") == 1);
+  CHECK(count(svg, "fill=\"#000000\" stroke=\"none\"/>") == 1);
 }
 
 TEST_CASE("heatmap: bad maps are refused with a message naming the map") {
