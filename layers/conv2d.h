@@ -77,7 +77,8 @@ class Conv2d : public Layer {
     int slots = 1;    // workers with their own scratch
     bool winograd = false;
     size_t shared_floats = 0;  // Winograd: the transformed weights U, shared by the workers
-    size_t slot_floats = 0;    // per worker: columns (or V and M), then its ∂L/∂w (or ∂L/∂U) and ∂L/∂b
+    size_t work_floats = 0;    // Winograd: the tile transforms' buffer (core/winograd.h)
+    size_t slot_floats = 0;    // per worker: columns (or V, M, work), then its ∂L/∂w (or ∂L/∂U) and ∂L/∂b
   };
   Chunks plan(const Shape& in) const;
   Chunks chunks_;
