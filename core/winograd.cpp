@@ -45,6 +45,7 @@ struct Plane {
   // of TW. Tile row ty then reads its rows 2ty .. 2ty+3 as block rows ty and ty + 1 of each
   // parity, so the column pass walks all tiles of the plane in order.
   size_t block() const { return size_t(TH + 1) * TW; }
+  int padded_rows() const { return 2 * TH + 2; }  // rows -1 .. 2·TH
 };
 
 // a[k] = row[first + 2k], b[k] = row[first + 2k + 1] for k < n, 0 outside [0, W); row null: all 0.
@@ -134,17 +135,25 @@ void bt_adjoint_run(const float* __restrict v0, const float* __restrict v1, cons
 }
 
 // V[ξ·stride + t] = (Bᵀ d B)_ξ for the tiles t of one plane x.
+//
+// Each pass runs over the whole plane before the next reads its output: a row read right after it
+// was stored, at another offset (a + 1), stalls store-to-load forwarding (measured: half the
+// transform's time when the passes were interleaved row by row).
 void input_plane(const float* x, const Plane& p, float* V, size_t stride, float* work) {
-  const int TW = p.TW;
+  const int TW = p.TW, rows = p.padded_rows();
   const size_t S = p.block();
-  float* a = work;            // the padded row's columns 2k - 1
-  float* b = a + TW + 1;      // and 2k, k = 0 .. TW
-  float* h = b + TW + 1;      // h[(2j + parity)·S + (pr / 2)·TW + tx], Plane::block()
-  for (int pr = 0; pr < 2 * p.TH + 2; ++pr) {  // row pass: Bᵀ along each padded row
+  float* a = work;                          // a[pr·(TW+1) + k]: padded row pr's column 2k - 1
+  float* b = a + size_t(rows) * (TW + 1);   // and column 2k, k = 0 .. TW
+  float* h = b + size_t(rows) * (TW + 1);   // h[(2j + parity)·S + (pr / 2)·TW + tx], Plane::block()
+  for (int pr = 0; pr < rows; ++pr) {
     const int r = pr - 1;
-    deinterleave(r >= 0 && r < p.H ? x + size_t(r) * p.W : nullptr, p.W, -1, TW + 1, a, b);
+    const size_t o = size_t(pr) * (TW + 1);
+    deinterleave(r >= 0 && r < p.H ? x + size_t(r) * p.W : nullptr, p.W, -1, TW + 1, a + o, b + o);
+  }
+  for (int pr = 0; pr < rows; ++pr) {  // row pass: Bᵀ along each padded row
+    const size_t o = size_t(pr) * (TW + 1);
     float* hr = h + (pr % 2) * S + size_t(pr / 2) * TW;
-    bt_run(a, b, a + 1, b + 1, TW, hr, hr + 2 * S, hr + 4 * S, hr + 6 * S);
+    bt_run(a + o, b + o, a + o + 1, b + o + 1, TW, hr, hr + 2 * S, hr + 4 * S, hr + 6 * S);
   }
   for (int j = 0; j < 4; ++j) {  // column pass: Bᵀ down each tile column j, ξ = 4i + j
     const float* even = h + 2 * j * S;
@@ -159,18 +168,21 @@ void input_grad_plane(const float* dV, size_t stride, const Plane& p, float* dx,
   const int TW = p.TW;
   const size_t S = p.block();
   float* a = work;
-  float* b = a + TW + 1;
-  float* h = b + TW + 1;
+  float* b = a + size_t(p.padded_rows()) * (TW + 1);
+  float* h = b + size_t(p.padded_rows()) * (TW + 1);
   for (int j = 0; j < 4; ++j) {
     const float* v = dV + j * stride;
     float* even = h + 2 * j * S;
     bt_adjoint_run(v, v + 4 * stride, v + 8 * stride, v + 12 * stride, p.tiles(), TW, even, even + S);
   }
-  for (int r = 0; r < p.H; ++r) {  // padded rows -1 and ≥ H fall outside dx
-    const int pr = r + 1;
+  for (int pr = 1; pr <= p.H; ++pr) {  // padded rows 0 (r = -1) and > H fall outside dx
+    const size_t o = size_t(pr) * (TW + 1);
     const float* hr = h + (pr % 2) * S + size_t(pr / 2) * TW;
-    bt_adjoint_run(hr, hr + 2 * S, hr + 4 * S, hr + 6 * S, TW, 1, a, b);
-    interleave(a, b, TW + 1, -1, p.W, 0.f, dx + size_t(r) * p.W);
+    bt_adjoint_run(hr, hr + 2 * S, hr + 4 * S, hr + 6 * S, TW, 1, a + o, b + o);
+  }
+  for (int pr = 1; pr <= p.H; ++pr) {
+    const size_t o = size_t(pr) * (TW + 1);
+    interleave(a + o, b + o, TW + 1, -1, p.W, 0.f, dx + size_t(pr - 1) * p.W);
   }
 }
 
@@ -218,8 +230,8 @@ void output_grad_plane(const float* dy, const Plane& p, float* dM, size_t stride
 
 size_t winograd_work_floats(int h, int w) {
   const Plane p(h, w);
-  // input_plane's rows and blocks, or the output side's 12 arrays of tiles
-  return std::max(2 * size_t(p.TW + 1) + 8 * p.block(), 12 * size_t(p.tiles()));
+  // input_plane's split rows and blocks, or the output side's 12 arrays of tiles
+  return std::max(2 * size_t(p.padded_rows()) * (p.TW + 1) + 8 * p.block(), 12 * size_t(p.tiles()));
 }
 
 void winograd_weights(const float* w, int D, int C, float* U) {
