@@ -1,5 +1,6 @@
 // Conv2d: im2col + SGEMM forward, the same columns for ∂L/∂w, col2im for ∂L/∂x, per chunk of
-// images on delve's workers (or once for the whole batch: ConvAlgorithm in conv2d.h).
+// images on delve's workers (or once for the whole batch; or Winograd for 3×3 stride-1 pad-1, the
+// default, at the end of this file: ConvAlgorithm in conv2d.h).
 //
 // Shapes (see conv2d.h): x c×N×H×W, y d×N×Ho×Wo, w [d, K] with K = c·kh·kw, cols [K, p] with
 // p = n·Ho·Wo for a chunk of n images; a chunk of y or dy is the column range [n0·Ho·Wo, n1·Ho·Wo)
@@ -250,10 +251,10 @@ std::string Conv2d::describe() const {
 namespace delve {
 
 ConvAlgorithm parse_conv_algorithm(const std::string& name) {
-  if (name == "im2col" || name.empty()) return ConvAlgorithm::Im2col;
-  if (name == "winograd") return ConvAlgorithm::Winograd;
+  if (name == "winograd" || name.empty()) return ConvAlgorithm::Winograd;
+  if (name == "im2col") return ConvAlgorithm::Im2col;
   if (name == "whole") return ConvAlgorithm::WholeBatch;
-  throw ConfigError("unknown convolution algorithm \"" + name + "\" (im2col, winograd, whole)");
+  throw ConfigError("unknown convolution algorithm \"" + name + "\" (winograd, im2col, whole)");
 }
 
 }  // namespace delve

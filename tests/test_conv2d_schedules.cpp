@@ -169,5 +169,7 @@ TEST_CASE("conv algorithm names") {
   CHECK(parse_conv_algorithm("im2col") == ConvAlgorithm::Im2col);
   CHECK(parse_conv_algorithm("winograd") == ConvAlgorithm::Winograd);
   CHECK(parse_conv_algorithm("whole") == ConvAlgorithm::WholeBatch);
+  CHECK(parse_conv_algorithm("") == ConvAlgorithm::Winograd);  // the default
+  CHECK(Conv2d("c", 4, 3, 1, 1).algorithm() == ConvAlgorithm::Winograd);
   CHECK_THROWS(parse_conv_algorithm("fft"));
 }
