@@ -1,98 +1,238 @@
 #include "core/winograd.h"
 
-#include <cstring>
+#include <algorithm>
 
 namespace delve {
 
 namespace {
 
-// 4×4 tile in row-major order, index 4·i + j = ξ.
-using Tile = float[16];
+// The 1-d transforms along one axis of a tile; the 2-d ones apply them along rows, then columns
+// (or the reverse: they are separable).
+// v = Bᵀ d with Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+inline void bt(float d0, float d1, float d2, float d3, float& v0, float& v1, float& v2, float& v3) {
+  v0 = d0 - d2;
+  v1 = d1 + d2;
+  v2 = d2 - d1;
+  v3 = d1 - d3;
+}
+// dd = B dv: the adjoint of bt.
+inline void bt_adjoint(float v0, float v1, float v2, float v3, float& d0, float& d1, float& d2, float& d3) {
+  d0 = v0;
+  d1 = v1 - v2 + v3;
+  d2 = v1 + v2 - v0;
+  d3 = -v3;
+}
+// y = Aᵀ m with Aᵀ = [1 1 1 0; 0 1 -1 -1]: 2 outputs from 4.
+inline void at(float m0, float m1, float m2, float m3, float& y0, float& y1) {
+  y0 = m0 + m1 + m2;
+  y1 = m1 - m2 - m3;
+}
+// dm = A dy: the adjoint of at.
+inline void at_adjoint(float y0, float y1, float& m0, float& m1, float& m2, float& m3) {
+  m0 = y0;
+  m1 = y0 + y1;
+  m2 = y0 - y1;
+  m3 = -y1;
+}
 
-// Loads the 4×4 input patch whose top-left corner is (r0, c0) of a H × W plane, zero outside.
-inline void load_patch(const float* plane, int H, int W, int r0, int c0, Tile d) {
-  if (r0 >= 0 && c0 >= 0 && r0 + 4 <= H && c0 + 4 <= W) {
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 4; ++j) d[4 * i + j] = plane[size_t(r0 + i) * W + c0 + j];
+// The tiles of one H × W plane: TH × TW, tile (ty, tx) at index ty·TW + tx.
+struct Plane {
+  int H, W, TH, TW;
+  Plane(int h, int w) : H(h), W(w), TH((h + 1) / 2), TW((w + 1) / 2) {}
+  int tiles() const { return TH * TW; }
+  // The input side's row pass keeps the padded plane's rows -1 .. 2·TH (pr = r + 1) after Bᵀ
+  // along each row, split by the row's parity: 8 blocks (4 outputs × 2 parities) of TH + 1 rows
+  // of TW. Tile row ty then reads its rows 2ty .. 2ty+3 as block rows ty and ty + 1 of each
+  // parity, so the column pass walks all tiles of the plane in order.
+  size_t block() const { return size_t(TH + 1) * TW; }
+  int padded_rows() const { return 2 * TH + 2; }  // rows -1 .. 2·TH
+};
+
+// a[k] = row[first + 2k], b[k] = row[first + 2k + 1] for k < n, 0 outside [0, W); row null: all 0.
+// first is 0 or -1 (the padded column).
+void deinterleave(const float* __restrict row, int W, int first, int n, float* __restrict a, float* __restrict b) {
+  if (!row) {
+    std::fill_n(a, n, 0.f);
+    std::fill_n(b, n, 0.f);
     return;
   }
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
-      const int r = r0 + i, c = c0 + j;
-      d[4 * i + j] = (r >= 0 && r < H && c >= 0 && c < W) ? plane[size_t(r) * W + c] : 0.f;
-    }
+  const int k0 = std::min(n, first < 0 ? 1 : 0);
+  const int k1 = std::max(k0, std::min(n, (W - first) / 2));  // [k0, k1): both columns inside
+  for (int k = k0; k < k1; ++k) {
+    a[k] = row[first + 2 * k];
+    b[k] = row[first + 2 * k + 1];
+  }
+  auto edge = [&](int k) {  // a column pair reaching past the plane
+    const int c = first + 2 * k;
+    a[k] = c >= 0 && c < W ? row[c] : 0.f;
+    b[k] = c + 1 < W ? row[c + 1] : 0.f;
+  };
+  for (int k = 0; k < k0; ++k) edge(k);
+  for (int k = k1; k < n; ++k) edge(k);
 }
 
-// V = Bᵀ d B with Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-inline void input_transform(const Tile d, Tile v) {
-  float t[16];
-  for (int j = 0; j < 4; ++j) {  // t = Bᵀ d (columns)
-    t[0 + j] = d[0 + j] - d[8 + j];
-    t[4 + j] = d[4 + j] + d[8 + j];
-    t[8 + j] = d[8 + j] - d[4 + j];
-    t[12 + j] = d[4 + j] - d[12 + j];
+// row[first + 2k] = a[k] + bias, row[first + 2k + 1] = b[k] + bias for k < n, where inside [0, W).
+void interleave(const float* __restrict a, const float* __restrict b, int n, int first, int W, float bias,
+                float* __restrict row) {
+  const int k0 = std::min(n, first < 0 ? 1 : 0);
+  const int k1 = std::max(k0, std::min(n, (W - first) / 2));
+  for (int k = k0; k < k1; ++k) {
+    row[first + 2 * k] = a[k] + bias;
+    row[first + 2 * k + 1] = b[k] + bias;
   }
-  for (int i = 0; i < 4; ++i) {  // v = t B (rows)
-    const float* r = t + 4 * i;
-    v[4 * i + 0] = r[0] - r[2];
-    v[4 * i + 1] = r[1] + r[2];
-    v[4 * i + 2] = r[2] - r[1];
-    v[4 * i + 3] = r[1] - r[3];
+  auto edge = [&](int k) {  // a column pair reaching past the plane
+    const int c = first + 2 * k;
+    if (c >= 0 && c < W) row[c] = a[k] + bias;
+    if (c + 1 < W) row[c + 1] = b[k] + bias;
+  };
+  for (int k = 0; k < k0; ++k) edge(k);
+  for (int k = k1; k < n; ++k) edge(k);
+}
+
+// v0..v3[k] = Bᵀ (d0, d1, d2, d3)[k] for k < n.
+void bt_run(const float* __restrict d0, const float* __restrict d1, const float* __restrict d2,
+            const float* __restrict d3, int n, float* __restrict v0, float* __restrict v1, float* __restrict v2,
+            float* __restrict v3) {
+  for (int k = 0; k < n; ++k) bt(d0[k], d1[k], d2[k], d3[k], v0[k], v1[k], v2[k], v3[k]);
+}
+
+// y0, y1[k] = Aᵀ (m0, m1, m2, m3)[k] for k < n.
+void at_run(const float* __restrict m0, const float* __restrict m1, const float* __restrict m2,
+            const float* __restrict m3, int n, float* __restrict y0, float* __restrict y1) {
+  for (int k = 0; k < n; ++k) at(m0[k], m1[k], m2[k], m3[k], y0[k], y1[k]);
+}
+
+// m0..m3[k] = A (y0, y1)[k] for k < n: the adjoint of at_run.
+void at_adjoint_run(const float* __restrict y0, const float* __restrict y1, int n, float* __restrict m0,
+                    float* __restrict m1, float* __restrict m2, float* __restrict m3) {
+  for (int k = 0; k < n; ++k) at_adjoint(y0[k], y1[k], m0[k], m1[k], m2[k], m3[k]);
+}
+
+// The adjoint of bt_run where patch k's d2, d3 are patch (k + shift)'s d0, d1 (neighbouring tiles
+// overlap by two pixels): g0[k] = dd0(k) + dd2(k - shift), g1[k] = dd1(k) + dd3(k - shift) for
+// k < n + shift, with dd = bt_adjoint(v0..v3) and 0 for patches outside [0, n). Needs shift ≤ n.
+void bt_adjoint_run(const float* __restrict v0, const float* __restrict v1, const float* __restrict v2,
+                    const float* __restrict v3, int n, int shift, float* __restrict g0, float* __restrict g1) {
+  float d0, d1, d2, d3, e0, e1, e2, e3;
+  for (int k = 0; k < shift; ++k) {
+    bt_adjoint(v0[k], v1[k], v2[k], v3[k], d0, d1, d2, d3);
+    g0[k] = d0;
+    g1[k] = d1;
+  }
+  for (int k = shift; k < n; ++k) {
+    bt_adjoint(v0[k], v1[k], v2[k], v3[k], d0, d1, d2, d3);
+    const int q = k - shift;
+    bt_adjoint(v0[q], v1[q], v2[q], v3[q], e0, e1, e2, e3);
+    g0[k] = d0 + e2;
+    g1[k] = d1 + e3;
+  }
+  for (int k = n; k < n + shift; ++k) {
+    const int q = k - shift;
+    bt_adjoint(v0[q], v1[q], v2[q], v3[q], e0, e1, e2, e3);
+    g0[k] = e2;
+    g1[k] = e3;
   }
 }
 
-// dd = B dV Bᵀ: the adjoint of input_transform.
-inline void input_transform_adjoint(const Tile dv, Tile dd) {
-  float t[16];
-  for (int i = 0; i < 4; ++i) {  // t = dV Bᵀ (rows): adjoint of v = t B
-    const float* r = dv + 4 * i;
-    t[4 * i + 0] = r[0];
-    t[4 * i + 1] = r[1] - r[2] + r[3];
-    t[4 * i + 2] = -r[0] + r[1] + r[2];
-    t[4 * i + 3] = -r[3];
+// V[ξ·stride + t] = (Bᵀ d B)_ξ for the tiles t of one plane x.
+//
+// Each pass runs over the whole plane before the next reads its output: a row read right after it
+// was stored, at another offset (a + 1), stalls store-to-load forwarding (measured: half the
+// transform's time when the passes were interleaved row by row).
+void input_plane(const float* x, const Plane& p, float* V, size_t stride, float* work) {
+  const int TW = p.TW, rows = p.padded_rows();
+  const size_t S = p.block();
+  float* a = work;                          // a[pr·(TW+1) + k]: padded row pr's column 2k - 1
+  float* b = a + size_t(rows) * (TW + 1);   // and column 2k, k = 0 .. TW
+  float* h = b + size_t(rows) * (TW + 1);   // h[(2j + parity)·S + (pr / 2)·TW + tx], Plane::block()
+  for (int pr = 0; pr < rows; ++pr) {
+    const int r = pr - 1;
+    const size_t o = size_t(pr) * (TW + 1);
+    deinterleave(r >= 0 && r < p.H ? x + size_t(r) * p.W : nullptr, p.W, -1, TW + 1, a + o, b + o);
   }
-  for (int j = 0; j < 4; ++j) {  // dd = B t (columns): adjoint of t = Bᵀ d
-    dd[0 + j] = t[0 + j];
-    dd[4 + j] = t[4 + j] - t[8 + j] + t[12 + j];
-    dd[8 + j] = -t[0 + j] + t[4 + j] + t[8 + j];
-    dd[12 + j] = -t[12 + j];
+  for (int pr = 0; pr < rows; ++pr) {  // row pass: Bᵀ along each padded row
+    const size_t o = size_t(pr) * (TW + 1);
+    float* hr = h + (pr % 2) * S + size_t(pr / 2) * TW;
+    bt_run(a + o, b + o, a + o + 1, b + o + 1, TW, hr, hr + 2 * S, hr + 4 * S, hr + 6 * S);
+  }
+  for (int j = 0; j < 4; ++j) {  // column pass: Bᵀ down each tile column j, ξ = 4i + j
+    const float* even = h + 2 * j * S;
+    const float* odd = even + S;
+    float* v = V + j * stride;
+    bt_run(even, odd, even + TW, odd + TW, p.tiles(), v, v + 4 * stride, v + 8 * stride, v + 12 * stride);
   }
 }
 
-// Y = Aᵀ M A with Aᵀ = [1 1 1 0; 0 1 -1 -1]: 2×2 from 4×4.
-inline void output_transform(const Tile m, float y[4]) {
-  float t[8];  // t = Aᵀ M, 2×4
+// Overwrites the plane dx with Σ over its tiles t of B dV_t Bᵀ: input_plane's passes in reverse.
+void input_grad_plane(const float* dV, size_t stride, const Plane& p, float* dx, float* work) {
+  const int TW = p.TW;
+  const size_t S = p.block();
+  float* a = work;
+  float* b = a + size_t(p.padded_rows()) * (TW + 1);
+  float* h = b + size_t(p.padded_rows()) * (TW + 1);
   for (int j = 0; j < 4; ++j) {
-    t[j] = m[j] + m[4 + j] + m[8 + j];
-    t[4 + j] = m[4 + j] - m[8 + j] - m[12 + j];
+    const float* v = dV + j * stride;
+    float* even = h + 2 * j * S;
+    bt_adjoint_run(v, v + 4 * stride, v + 8 * stride, v + 12 * stride, p.tiles(), TW, even, even + S);
   }
-  for (int i = 0; i < 2; ++i) {
-    const float* r = t + 4 * i;
-    y[2 * i + 0] = r[0] + r[1] + r[2];
-    y[2 * i + 1] = r[1] - r[2] - r[3];
+  for (int pr = 1; pr <= p.H; ++pr) {  // padded rows 0 (r = -1) and > H fall outside dx
+    const size_t o = size_t(pr) * (TW + 1);
+    const float* hr = h + (pr % 2) * S + size_t(pr / 2) * TW;
+    bt_adjoint_run(hr, hr + 2 * S, hr + 4 * S, hr + 6 * S, TW, 1, a + o, b + o);
+  }
+  for (int pr = 1; pr <= p.H; ++pr) {
+    const size_t o = size_t(pr) * (TW + 1);
+    interleave(a + o, b + o, TW + 1, -1, p.W, 0.f, dx + size_t(pr - 1) * p.W);
   }
 }
 
-// dM = A dY Aᵀ: the adjoint of output_transform.
-inline void output_transform_adjoint(const float dy[4], Tile dm) {
-  float t[8];  // t = dY Aᵀ... as 2×4: adjoint of y = t A
-  for (int i = 0; i < 2; ++i) {
-    const float a = dy[2 * i], b = dy[2 * i + 1];
-    t[4 * i + 0] = a;
-    t[4 * i + 1] = a + b;
-    t[4 * i + 2] = a - b;
-    t[4 * i + 3] = -b;
+// y = Aᵀ M A + bias for the tiles of one plane: Aᵀ down each tile column j into c[i][j], then
+// along each tile row into Y[2i + j'] (output pixel (2ty + i, 2tx + j')), then the rows interleaved.
+void output_plane(const float* M, size_t stride, const Plane& p, float bias, float* y, float* work) {
+  const int n = p.tiles();
+  float* c = work;  // c[(4i + j)·n + t]
+  float* Y = c + 8 * size_t(n);
+  for (int j = 0; j < 4; ++j) {
+    const float* m = M + j * stride;
+    at_run(m, m + 4 * stride, m + 8 * stride, m + 12 * stride, n, c + j * n, c + (4 + j) * n);
   }
-  for (int j = 0; j < 4; ++j) {  // adjoint of t = Aᵀ M
-    const float a = t[j], b = t[4 + j];
-    dm[0 + j] = a;
-    dm[4 + j] = a + b;
-    dm[8 + j] = a - b;
-    dm[12 + j] = -b;
+  for (int i = 0; i < 2; ++i) {
+    const float* ci = c + 4 * i * n;
+    at_run(ci, ci + n, ci + 2 * n, ci + 3 * n, n, Y + 2 * i * n, Y + (2 * i + 1) * n);
+  }
+  for (int r = 0; r < p.H; ++r) {  // an odd plane drops its last tile row's second row
+    const float* Yr = Y + (r % 2) * 2 * n + (r / 2) * p.TW;
+    interleave(Yr, Yr + n, p.TW, 0, p.W, bias, y + size_t(r) * p.W);
+  }
+}
+
+// dM = A dY Aᵀ for the tiles of one plane dy (pixels outside it count as 0): output_plane's passes
+// in reverse.
+void output_grad_plane(const float* dy, const Plane& p, float* dM, size_t stride, float* work) {
+  const int n = p.tiles();
+  float* G = work;  // G[(2i + j)·n + t]: pixel (2ty + i, 2tx + j)
+  float* c = G + 4 * size_t(n);
+  for (int r = 0; r < 2 * p.TH; ++r) {
+    float* Gr = G + (r % 2) * 2 * n + (r / 2) * p.TW;
+    deinterleave(r < p.H ? dy + size_t(r) * p.W : nullptr, p.W, 0, p.TW, Gr, Gr + n);
+  }
+  for (int i = 0; i < 2; ++i) {
+    float* ci = c + 4 * i * n;
+    at_adjoint_run(G + 2 * i * n, G + (2 * i + 1) * n, n, ci, ci + n, ci + 2 * n, ci + 3 * n);
+  }
+  for (int j = 0; j < 4; ++j) {
+    float* m = dM + j * stride;
+    at_adjoint_run(c + j * n, c + (4 + j) * n, n, m, m + 4 * stride, m + 8 * stride, m + 12 * stride);
   }
 }
 
 }  // namespace
+
+size_t winograd_work_floats(int h, int w) {
+  const Plane p(h, w);
+  // input_plane's split rows and blocks, or the output side's 12 arrays of tiles
+  return std::max(2 * size_t(p.padded_rows()) * (p.TW + 1) + 8 * p.block(), 12 * size_t(p.tiles()));
+}
 
 void winograd_weights(const float* w, int D, int C, float* U) {
   const size_t DC = size_t(D) * C;
@@ -135,97 +275,40 @@ void winograd_weight_grad(const float* dU, int D, int C, float* dw) {
   }
 }
 
-void winograd_input(const float* x, const Shape& in, int n0, int n1, float* V) {
-  const int H = in.h, W = in.w, TH = (H + 1) / 2, TW = (W + 1) / 2;
-  const size_t T = size_t(n1 - n0) * TH * TW, CT = size_t(in.c) * T;
+void winograd_input(const float* x, const Shape& in, int n0, int n1, float* V, float* work) {
+  const Plane p(in.h, in.w);
+  const size_t T = size_t(n1 - n0) * p.tiles(), CT = size_t(in.c) * T;
   for (int c = 0; c < in.c; ++c)
-    for (int n = n0; n < n1; ++n) {
-      const float* plane = x + (size_t(c) * in.n + n) * H * W;
-      for (int ty = 0; ty < TH; ++ty)
-        for (int tx = 0; tx < TW; ++tx) {
-          Tile d, v;
-          load_patch(plane, H, W, 2 * ty - 1, 2 * tx - 1, d);
-          input_transform(d, v);
-          const size_t t = (size_t(n - n0) * TH + ty) * TW + tx;
-          float* dst = V + size_t(c) * T + t;
-          for (int xi = 0; xi < 16; ++xi) dst[xi * CT] = v[xi];
-        }
-    }
+    for (int n = n0; n < n1; ++n)
+      input_plane(x + (size_t(c) * in.n + n) * in.h * in.w, p, V + size_t(c) * T + size_t(n - n0) * p.tiles(), CT,
+                  work);
 }
 
-void winograd_input_grad(const float* dV, const Shape& in, int n0, int n1, float* dx) {
-  const int H = in.h, W = in.w, TH = (H + 1) / 2, TW = (W + 1) / 2;
-  const size_t T = size_t(n1 - n0) * TH * TW, CT = size_t(in.c) * T;
+void winograd_input_grad(const float* dV, const Shape& in, int n0, int n1, float* dx, float* work) {
+  const Plane p(in.h, in.w);
+  const size_t T = size_t(n1 - n0) * p.tiles(), CT = size_t(in.c) * T;
   for (int c = 0; c < in.c; ++c)
-    for (int n = n0; n < n1; ++n) {
-      float* plane = dx + (size_t(c) * in.n + n) * H * W;
-      std::memset(plane, 0, sizeof(float) * H * W);
-      for (int ty = 0; ty < TH; ++ty)
-        for (int tx = 0; tx < TW; ++tx) {
-          const size_t t = (size_t(n - n0) * TH + ty) * TW + tx;
-          const float* src = dV + size_t(c) * T + t;
-          Tile dv, dd;
-          for (int xi = 0; xi < 16; ++xi) dv[xi] = src[xi * CT];
-          input_transform_adjoint(dv, dd);
-          const int r0 = 2 * ty - 1, c0 = 2 * tx - 1;
-          for (int i = 0; i < 4; ++i) {
-            const int r = r0 + i;
-            if (r < 0 || r >= H) continue;
-            for (int j = 0; j < 4; ++j) {
-              const int col = c0 + j;
-              if (col >= 0 && col < W) plane[size_t(r) * W + col] += dd[4 * i + j];
-            }
-          }
-        }
-    }
+    for (int n = n0; n < n1; ++n)
+      input_grad_plane(dV + size_t(c) * T + size_t(n - n0) * p.tiles(), CT, p,
+                       dx + (size_t(c) * in.n + n) * in.h * in.w, work);
 }
 
-void winograd_output(const float* M, const Shape& out, int n0, int n1, const float* bias, float* y) {
-  const int H = out.h, W = out.w, TH = (H + 1) / 2, TW = (W + 1) / 2;
-  const size_t T = size_t(n1 - n0) * TH * TW, DT = size_t(out.c) * T;
-  for (int d = 0; d < out.c; ++d) {
-    const float b = bias ? bias[d] : 0.f;
-    for (int n = n0; n < n1; ++n) {
-      float* plane = y + (size_t(d) * out.n + n) * H * W;
-      for (int ty = 0; ty < TH; ++ty)
-        for (int tx = 0; tx < TW; ++tx) {
-          const size_t t = (size_t(n - n0) * TH + ty) * TW + tx;
-          const float* src = M + size_t(d) * T + t;
-          Tile m;
-          float o[4];
-          for (int xi = 0; xi < 16; ++xi) m[xi] = src[xi * DT];
-          output_transform(m, o);
-          for (int i = 0; i < 2; ++i)
-            for (int j = 0; j < 2; ++j) {
-              const int r = 2 * ty + i, col = 2 * tx + j;
-              if (r < H && col < W) plane[size_t(r) * W + col] = o[2 * i + j] + b;
-            }
-        }
-    }
-  }
-}
-
-void winograd_output_grad(const float* dy, const Shape& out, int n0, int n1, float* dM) {
-  const int H = out.h, W = out.w, TH = (H + 1) / 2, TW = (W + 1) / 2;
-  const size_t T = size_t(n1 - n0) * TH * TW, DT = size_t(out.c) * T;
+void winograd_output(const float* M, const Shape& out, int n0, int n1, const float* bias, float* y, float* work) {
+  const Plane p(out.h, out.w);
+  const size_t T = size_t(n1 - n0) * p.tiles(), DT = size_t(out.c) * T;
   for (int d = 0; d < out.c; ++d)
-    for (int n = n0; n < n1; ++n) {
-      const float* plane = dy + (size_t(d) * out.n + n) * H * W;
-      for (int ty = 0; ty < TH; ++ty)
-        for (int tx = 0; tx < TW; ++tx) {
-          float g[4];
-          for (int i = 0; i < 2; ++i)
-            for (int j = 0; j < 2; ++j) {
-              const int r = 2 * ty + i, col = 2 * tx + j;
-              g[2 * i + j] = (r < H && col < W) ? plane[size_t(r) * W + col] : 0.f;
-            }
-          Tile m;
-          output_transform_adjoint(g, m);
-          const size_t t = (size_t(n - n0) * TH + ty) * TW + tx;
-          float* dst = dM + size_t(d) * T + t;
-          for (int xi = 0; xi < 16; ++xi) dst[xi * DT] = m[xi];
-        }
-    }
+    for (int n = n0; n < n1; ++n)
+      output_plane(M + size_t(d) * T + size_t(n - n0) * p.tiles(), DT, p, bias ? bias[d] : 0.f,
+                   y + (size_t(d) * out.n + n) * out.h * out.w, work);
+}
+
+void winograd_output_grad(const float* dy, const Shape& out, int n0, int n1, float* dM, float* work) {
+  const Plane p(out.h, out.w);
+  const size_t T = size_t(n1 - n0) * p.tiles(), DT = size_t(out.c) * T;
+  for (int d = 0; d < out.c; ++d)
+    for (int n = n0; n < n1; ++n)
+      output_grad_plane(dy + (size_t(d) * out.n + n) * out.h * out.w, p,
+                        dM + size_t(d) * T + size_t(n - n0) * p.tiles(), DT, work);
 }
 
 }  // namespace delve

@@ -11,7 +11,13 @@
 // row/column lies outside and is dropped (forward) or taken as 0 (backward).
 //
 // Accuracy: the transforms' coefficients are 0, ±1 and ±½, so F(2×2, 3×3) loses little against
-// direct summation (tests/test_winograd.cpp bounds it against a naive convolution in double).
+// direct summation (tests/test_conv2d_schedules.cpp bounds it against a naive convolution in double).
+//
+// Speed: the tile transforms run one image plane at a time and are separable: a row pass that
+// (de)interleaves even and odd columns (the only step that touches the image layout), and a pass
+// over the plane's tiles in order, which reads and writes V, M, dV and dM contiguously and which
+// the compiler vectorises. `work` is a caller-owned buffer of winograd_work_floats(H, W) floats
+// (one per thread), so the transforms allocate nothing.
 #pragma once
 #include <cstddef>
 
@@ -22,17 +28,21 @@ namespace delve {
 // Tiles of one image of H × W.
 inline size_t winograd_tiles(int h, int w) { return size_t((h + 1) / 2) * size_t((w + 1) / 2); }
 
+// Floats of the `work` buffer the four tile transforms need for H × W planes.
+size_t winograd_work_floats(int h, int w);
+
 // U = G g Gᵀ for every (d, c) of w [D, C, 3, 3].
 void winograd_weights(const float* w, int D, int C, float* U);
 // dw [D, C, 3, 3] += Gᵀ dU Gᵀᵀ for every (d, c).
 void winograd_weight_grad(const float* dU, int D, int C, float* dw);
 // V = Bᵀ d B for every channel and tile of the images [n0, n1) of x (in: x's shape).
-void winograd_input(const float* x, const Shape& in, int n0, int n1, float* V);
+void winograd_input(const float* x, const Shape& in, int n0, int n1, float* V, float* work);
 // Overwrites the images [n0, n1) of dx with Σ over tiles of B dV Bᵀ (overlapping tiles add up).
-void winograd_input_grad(const float* dV, const Shape& in, int n0, int n1, float* dx);
+void winograd_input_grad(const float* dV, const Shape& in, int n0, int n1, float* dx, float* work);
 // y = Aᵀ M A (+ bias) for the images [n0, n1) of y (out: y's shape, D = out.c channels).
-void winograd_output(const float* M, const Shape& out, int n0, int n1, const float* bias, float* y);
+void winograd_output(const float* M, const Shape& out, int n0, int n1, const float* bias, float* y,
+                     float* work);
 // dM = A dY Aᵀ for the images [n0, n1) of dy.
-void winograd_output_grad(const float* dy, const Shape& out, int n0, int n1, float* dM);
+void winograd_output_grad(const float* dy, const Shape& out, int n0, int n1, float* dM, float* work);
 
 }  // namespace delve

@@ -22,7 +22,7 @@ struct BenchOptions {
   int warmup = 2;            // untimed steps first (page faults, BLAS buffers, caches)
   int steps = 8;             // timed steps; the median is reported
   bool layers = false;       // also time every layer
-  std::string conv_algo;     // "" or "im2col" (default), "winograd", "whole" (layers/conv2d.h)
+  std::string conv_algo;     // "" or "winograd" (default), "im2col", "whole" (layers/conv2d.h)
 };
 
 struct LayerTiming {

@@ -55,7 +55,7 @@ struct BenchArgs {
   std::string net = "plain22";   // plain14 | plain22 | plain30 | a config file
   std::vector<std::string> sets; // overrides for a config file
   std::string activation;        // relu | prelu | prelu_shared | tanh (default: the net's)
-  std::string conv_algo;         // "" (im2col) | im2col | winograd | whole (layers/conv2d.h)
+  std::string conv_algo;         // "" (winograd) | winograd | im2col | whole (layers/conv2d.h)
   int batch = 0, threads = 0;    // 0: 128 (or the config's) and all cores
   int channels = 3, size = 32;   // synthetic input C × size × size
   int warmup = 2, steps = 8;

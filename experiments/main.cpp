@@ -119,9 +119,10 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--warmup", bench.warmup, "Untimed steps first (default 2)")->check(CLI::Range(0, 1000));
   bench_cmd->add_option("--steps", bench.steps, "Timed steps; the median counts (default 8)")->check(CLI::Range(1, 100000));
   bench_cmd->add_option("--conv", bench.conv_algo,
-                        "Convolution: im2col (default, image chunks on delve's threads) | winograd (F(2x2,3x3) "
-                        "for 3x3 stride 1) | whole (one OpenBLAS-threaded GEMM per batch); layers/conv2d.h")
-      ->check(CLI::IsMember({"im2col", "winograd", "whole"}));
+                        "Convolution: winograd (default: F(2x2,3x3) for 3x3 stride 1 pad 1, im2col for the "
+                        "others) | im2col (image chunks on delve's threads) | whole (one OpenBLAS-threaded GEMM "
+                        "per batch); layers/conv2d.h")
+      ->check(CLI::IsMember({"winograd", "im2col", "whole"}));
   bench_cmd->add_flag("--layers", bench.layers, "Also print forward and backward time per layer");
   bench_cmd->add_flag("--json", bench.json, "One JSON line instead of the table");
   bench_cmd->footer(

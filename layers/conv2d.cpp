@@ -1,5 +1,6 @@
 // Conv2d: im2col + SGEMM forward, the same columns for ∂L/∂w, col2im for ∂L/∂x, per chunk of
-// images on delve's workers (or once for the whole batch: ConvAlgorithm in conv2d.h).
+// images on delve's workers (or once for the whole batch; or Winograd for 3×3 stride-1 pad-1, the
+// default, at the end of this file: ConvAlgorithm in conv2d.h).
 //
 // Shapes (see conv2d.h): x c×N×H×W, y d×N×Ho×Wo, w [d, K] with K = c·kh·kw, cols [K, p] with
 // p = n·Ho·Wo for a chunk of n images; a chunk of y or dy is the column range [n0·Ho·Wo, n1·Ho·Wo)
@@ -66,9 +67,11 @@ Conv2d::Chunks Conv2d::plan(const Shape& in) const {
   c.images = std::min(c.images, (in.n + threads - 1) / threads);  // every worker gets a chunk
   c.count = (in.n + c.images - 1) / c.images;
   c.slots = std::min(threads, c.count);
-  // per worker: its chunk's columns (or V and M), then its share of ∂L/∂w (or ∂L/∂U) and ∂L/∂b
+  // per worker: its chunk's columns (or V, M and the transforms' work buffer), then its share of
+  // ∂L/∂w (or ∂L/∂U) and ∂L/∂b
   const size_t dw = c.winograd ? 16 * size_t(out_c_) * in.c : size_t(out_c_) * K;
-  c.slot_floats = image_floats * c.images + dw + size_t(out_c_);
+  c.work_floats = c.winograd ? winograd_work_floats(in.h, in.w) : 0;
+  c.slot_floats = image_floats * c.images + c.work_floats + dw + size_t(out_c_);
   c.shared_floats = c.winograd ? 16 * size_t(out_c_) * in.c : 0;
   return c;
 }
@@ -171,10 +174,12 @@ void Conv2d::backward_whole(const Tensor& x, const Tensor& dy, Tensor* dx) {
 }
 
 // Winograd F(2×2, 3×3) per chunk: V = input transform, M_ξ = U_ξ · V_ξ (16 GEMMs), y = output
-// transform of M. Scratch: U (shared), then per worker V [16, c, T], M [16, d, T], ∂L/∂U, ∂L/∂b.
+// transform of M. Scratch: U (shared), then per worker V [16, c, T], M [16, d, T], the transforms'
+// work buffer, ∂L/∂U, ∂L/∂b.
 void Conv2d::forward_winograd(const Tensor& x, Tensor& y) {
   const int C = in_c_, D = out_c_;
   const size_t tiles = winograd_tiles(in_.h, in_.w);
+  const size_t data_floats = chunks_.slot_floats - 16 * size_t(D) * C - D;  // V, M, work
   float* U = scratch_;
   winograd_weights(weight_->w.data(), D, C, U);
   const float* b = bias_ ? bias_->w.data() : nullptr;
@@ -183,11 +188,12 @@ void Conv2d::forward_winograd(const Tensor& x, Tensor& y) {
     const int T = int(size_t(n1 - n0) * tiles);
     float* V = scratch_ + chunks_.shared_floats + size_t(worker) * chunks_.slot_floats;
     float* M = V + 16 * size_t(C) * T;
-    winograd_input(x.data(), in_, n0, n1, V);
+    float* work = V + data_floats - chunks_.work_floats;
+    winograd_input(x.data(), in_, n0, n1, V, work);
     for (int xi = 0; xi < 16; ++xi)
       sgemm(false, false, D, T, C, 1.f, U + size_t(xi) * D * C, C, V + size_t(xi) * C * T, T, 0.f,
             M + size_t(xi) * D * T, T);
-    winograd_output(M, out_, n0, n1, b, y.data());
+    winograd_output(M, out_, n0, n1, b, y.data(), work);
   }, chunks_.slots);
 }
 
@@ -197,7 +203,7 @@ void Conv2d::backward_winograd(const Tensor& x, const Tensor& dy, Tensor* dx) {
   const int C = in_c_, D = out_c_;
   const size_t tiles = winograd_tiles(in_.h, in_.w);
   const size_t dU_floats = 16 * size_t(D) * C;
-  const size_t data_floats = chunks_.slot_floats - dU_floats - D;  // V and M
+  const size_t data_floats = chunks_.slot_floats - dU_floats - D;  // V, M, work
   float* U = scratch_;
   winograd_weights(weight_->w.data(), D, C, U);
   auto slot = [&](int s) { return scratch_ + chunks_.shared_floats + size_t(s) * chunks_.slot_floats; };
@@ -209,18 +215,19 @@ void Conv2d::backward_winograd(const Tensor& x, const Tensor& dy, Tensor* dx) {
     const int T = int(size_t(n1 - n0) * tiles);
     float* V = slot(worker);
     float* dM = V + 16 * size_t(C) * T;
+    float* work = V + data_floats - chunks_.work_floats;
     float* dU = slot(worker) + data_floats;
     float* db = dU + dU_floats;
     if (bias_) add_row_sums(dy.data() + size_t(n0) * per_image, D, size_t(n1 - n0) * per_image, size_t(P), db);
-    winograd_input(x.data(), in_, n0, n1, V);
-    winograd_output_grad(dy.data(), out_, n0, n1, dM);
+    winograd_input(x.data(), in_, n0, n1, V, work);
+    winograd_output_grad(dy.data(), out_, n0, n1, dM, work);
     for (int xi = 0; xi < 16; ++xi) {
       float* Vx = V + size_t(xi) * C * T;
       const float* dMx = dM + size_t(xi) * D * T;
       sgemm(false, true, D, C, T, 1.f, dMx, T, Vx, T, 1.f, dU + size_t(xi) * D * C, C);
       if (dx) sgemm(true, false, C, T, D, 1.f, U + size_t(xi) * D * C, C, dMx, T, 0.f, Vx, T);
     }
-    if (dx) winograd_input_grad(V, in_, n0, n1, dx->data());
+    if (dx) winograd_input_grad(V, in_, n0, n1, dx->data(), work);
   }, chunks_.slots);
   // Σ over workers into the first slot's ∂L/∂U (and ∂L/∂b), then ∂L/∂w += Gᵀ ∂L/∂U G.
   float* dU = slot(0) + data_floats;
@@ -244,10 +251,10 @@ std::string Conv2d::describe() const {
 namespace delve {
 
 ConvAlgorithm parse_conv_algorithm(const std::string& name) {
-  if (name == "im2col" || name.empty()) return ConvAlgorithm::Im2col;
-  if (name == "winograd") return ConvAlgorithm::Winograd;
+  if (name == "winograd" || name.empty()) return ConvAlgorithm::Winograd;
+  if (name == "im2col") return ConvAlgorithm::Im2col;
   if (name == "whole") return ConvAlgorithm::WholeBatch;
-  throw ConfigError("unknown convolution algorithm \"" + name + "\" (im2col, winograd, whole)");
+  throw ConfigError("unknown convolution algorithm \"" + name + "\" (winograd, im2col, whole)");
 }
 
 }  // namespace delve

@@ -1,4 +1,5 @@
-// A 2-d convolution over a channel-major batch, as im2col + GEMM (schedules: ConvAlgorithm).
+// A 2-d convolution over a channel-major batch, as Winograd F(2×2, 3×3) for 3×3 stride-1 pad-1
+// kernels and im2col + GEMM for the others (schedules: ConvAlgorithm).
 //
 // Shapes (N batch, c input channels, d output channels, H×W in, Ho×Wo out, kernel kh×kw):
 //   x     c × N × H × W            (channel-major, core/tensor.h)
@@ -24,21 +25,21 @@ struct KernelSize {
 };
 
 // How a Conv2d computes (all give the same sums up to float rounding):
-//   Im2col      the default, any kernel, stride, padding. The batch is cut into chunks of whole
+//   Im2col      any kernel, stride, padding. The batch is cut into chunks of whole
 //               images whose columns fit in about 1 MiB (a core's L2), and the chunks are spread
 //               over delve's worker threads (core/thread_pool.h), each running im2col and a
 //               single-threaded GEMM on its own columns: the columns never travel to DRAM and
 //               back, the scratch is threads × one chunk, ∂L/∂w is summed per worker, then added.
-//   Winograd    F(2×2, 3×3) (core/winograd.h, 2.25× fewer GEMM flops) in the same chunks, 16 GEMMs
-//               per chunk, for 3×3 stride-1 pad-1 kernels (im2col for the others). Exact to ~1e-6
-//               relative, gradient-checked, but NOT the default: with its scalar transforms it
-//               measured 0.6-0.75× the speed of Im2col on plain22/plain30 (A/B, 2 threads), the
-//               transforms costing more than the GEMM flops saved. Vectorised transforms (16
-//               tiles per AVX-512 register) are the work left before it can win.
+//   Winograd    the default: F(2×2, 3×3) (core/winograd.h, 2.25× fewer GEMM flops) in the same
+//               chunks, 16 GEMMs per chunk, for 3×3 stride-1 pad-1 kernels (Im2col for the
+//               others). Exact to ~1e-6 relative, gradient-checked. With its vectorised plane
+//               transforms it trains plain22 and plain30 about 1.5× as fast as Im2col (A/B,
+//               2 threads); every 3×3 layer gains but the first (3 input channels: a tie).
 //   WholeBatch  the reference: im2col of the whole batch and ONE GEMM per pass, threaded by
 //               OpenBLAS (delve's first design; kept for comparisons: delve bench --conv whole).
 enum class ConvAlgorithm { Im2col, Winograd, WholeBatch };
-ConvAlgorithm parse_conv_algorithm(const std::string& name);  // "im2col" | "winograd" | "whole"
+// "winograd" (or "": the default) | "im2col" | "whole"
+ConvAlgorithm parse_conv_algorithm(const std::string& name);
 
 class Conv2d : public Layer {
  public:
@@ -69,7 +70,7 @@ class Conv2d : public Layer {
   int in_c_ = 0, out_c_;
   ConvGeometry g_;
   bool has_bias_;
-  ConvAlgorithm algorithm_ = ConvAlgorithm::Im2col;
+  ConvAlgorithm algorithm_ = ConvAlgorithm::Winograd;
   // The chunked schedule for the current shape (set by reshape()).
   struct Chunks {
     int images = 1;   // per chunk
@@ -77,7 +78,8 @@ class Conv2d : public Layer {
     int slots = 1;    // workers with their own scratch
     bool winograd = false;
     size_t shared_floats = 0;  // Winograd: the transformed weights U, shared by the workers
-    size_t slot_floats = 0;    // per worker: columns (or V and M), then its ∂L/∂w (or ∂L/∂U) and ∂L/∂b
+    size_t work_floats = 0;    // Winograd: the tile transforms' buffer (core/winograd.h)
+    size_t slot_floats = 0;    // per worker: columns (or V, M, work), then its ∂L/∂w (or ∂L/∂U) and ∂L/∂b
   };
   Chunks plan(const Shape& in) const;
   Chunks chunks_;

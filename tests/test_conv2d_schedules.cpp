@@ -1,7 +1,7 @@
 // layers/conv2d: the chunked algorithms (im2col, and Winograd F(2×2, 3×3) for 3×3 stride-1
 // pad-1, im2col elsewhere) against the whole-batch schedule (one GEMM per pass), forward and backward,
-// for uneven chunks, several chunks per worker, odd image sizes, 1-3 threads; gradient checks of
-// every algorithm. Winograd's forward against a naive direct convolution in double.
+// for uneven chunks, several chunks per worker, odd image sizes, rows and columns of one pixel,
+// 1-3 threads; gradient checks of every algorithm. Winograd's forward against a naive direct convolution in double.
 //
 // Tolerance: both schedules add the same products in a different order (per-chunk GEMMs, ∂L/∂w
 // summed per worker), so they agree to float rounding, |Δ| ≤ tol · (1 + |value|): y and dx are
@@ -99,6 +99,13 @@ TEST_CASE("conv2d chunked im2col and Winograd equal the whole-batch schedule (fo
       compare_schedules(algo, Shape{3, 2, 6, 6}, 5, 1, 1, 0);      // 1x1
       compare_schedules(algo, Shape{1, 4, 5, 5}, 3, 3, 1, 1);      // one image: one chunk
       compare_schedules(algo, Shape{2, 2, 1, 1}, 3, 3, 1, 1);      // 1×1 image: one tile, mostly padding
+      // Winograd's row and tile passes: vector bodies with scalar ends and remainders, both
+      // column parities, rows and columns of one pixel.
+      compare_schedules(algo, Shape{2, 3, 5, 37}, 4, 3, 1, 1);     // 19 tiles a row, odd width
+      compare_schedules(algo, Shape{3, 2, 34, 18}, 3, 3, 1, 1);    // 9 tiles a row, 153 a plane
+      compare_schedules(algo, Shape{2, 3, 1, 7}, 2, 3, 1, 1);      // one row
+      compare_schedules(algo, Shape{2, 3, 6, 1}, 2, 3, 1, 1);      // one column
+      compare_schedules(algo, Shape{1, 3, 2, 2}, 2, 3, 1, 1);      // one image of one full tile
     }
 }
 
@@ -139,18 +146,22 @@ TEST_CASE("conv2d Winograd forward against a naive direct convolution in double"
 }
 
 TEST_CASE("conv2d gradients: whole-batch, chunked im2col and Winograd on 2 workers") {
-  for (ConvAlgorithm algo : {ConvAlgorithm::WholeBatch, ConvAlgorithm::Im2col, ConvAlgorithm::Winograd}) {
-    ThreadsFor t(2);
-    Conv2d conv("conv", 4, 3, 1, 1, true);
-    conv.set_algorithm(algo);
-    LayerHarness h(conv, Shape{3, 3, 5, 5});  // 3 images: chunks of 2 and 1; odd size: half tiles
-    CHECK(conv.uses_winograd() == (algo == ConvAlgorithm::Winograd));
-    Rng rng(31);
-    h.randomize_params(rng);
-    Tensor x(h.in);
-    fill_normal(x, rng);
-    GradCheckReport r = gradcheck(h, x, 32);
-    expect_clean(r, coordinates(h));
+  // 3 images: chunks of 2 and 1; odd sizes: half tiles; 13 wide: Winograd's vector body and its ends.
+  for (const Shape& in : {Shape{3, 3, 5, 5}, Shape{3, 2, 3, 13}}) {
+    for (ConvAlgorithm algo : {ConvAlgorithm::WholeBatch, ConvAlgorithm::Im2col, ConvAlgorithm::Winograd}) {
+      INFO("input ", in.str());
+      ThreadsFor t(2);
+      Conv2d conv("conv", 4, 3, 1, 1, true);
+      conv.set_algorithm(algo);
+      LayerHarness h(conv, in);
+      CHECK(conv.uses_winograd() == (algo == ConvAlgorithm::Winograd));
+      Rng rng(31);
+      h.randomize_params(rng);
+      Tensor x(h.in);
+      fill_normal(x, rng);
+      GradCheckReport r = gradcheck(h, x, 32);
+      expect_clean(r, coordinates(h));
+    }
   }
 }
 
@@ -158,5 +169,7 @@ TEST_CASE("conv algorithm names") {
   CHECK(parse_conv_algorithm("im2col") == ConvAlgorithm::Im2col);
   CHECK(parse_conv_algorithm("winograd") == ConvAlgorithm::Winograd);
   CHECK(parse_conv_algorithm("whole") == ConvAlgorithm::WholeBatch);
+  CHECK(parse_conv_algorithm("") == ConvAlgorithm::Winograd);  // the default
+  CHECK(Conv2d("c", 4, 3, 1, 1).algorithm() == ConvAlgorithm::Winograd);
   CHECK_THROWS(parse_conv_algorithm("fft"));
 }

@@ -127,7 +127,7 @@ TEST_CASE("conv2d shapes, scratch, description and errors") {
   conv.declare(Shape{2, 3, 32, 32}, reg);
   CHECK(conv.reshape(Shape{2, 3, 32, 32}) == Shape{2, 64, 16, 16});
   CHECK(conv.reshape(Shape{5, 3, 32, 32}) == Shape{5, 64, 16, 16});  // another batch size
-  // Im2col (default), chunked: per worker, at most one chunk's columns (≥ 1 image) plus its ∂L/∂w and ∂L/∂b.
+  // 7×7 under the default Winograd is chunked im2col: per worker, at most one chunk's columns (≥ 1 image) plus its ∂L/∂w and ∂L/∂b.
   const size_t one_image = size_t(3 * 7 * 7) * 16 * 16, dw = size_t(64) * 3 * 7 * 7 + 64;
   CHECK(conv.scratch_floats(Shape{5, 3, 32, 32}) <= size_t(ThreadPool::instance().threads()) * (5 * one_image + dw));
   CHECK(conv.scratch_floats(Shape{5, 3, 32, 32}) >= one_image + dw);
