@@ -69,10 +69,11 @@ Conv2d::Chunks Conv2d::plan(const Shape& in) const {
   c.count = (in.n + c.images - 1) / c.images;
   c.slots = std::min(threads, c.count);
   // per worker: its chunk's columns (or V, M and the transforms' work buffer), then its share of
-  // ∂L/∂w (or ∂L/∂U) and ∂L/∂b
+  // ∂L/∂w (or ∂L/∂U) and ∂L/∂b, then the masked ∂L/∂y
   const size_t dw = c.winograd ? 16 * size_t(out_c_) * in.c : size_t(out_c_) * K;
   c.work_floats = c.winograd ? winograd_work_floats(in.h, in.w) : 0;
-  const size_t masked_dy = c.winograd ? 0 : size_t(out_c_) * per_image * c.images;  // Winograd masks rows
+  // Im2col: the chunk's ∂L/∂y behind a fused ReLU (Winograd masks dy a row at a time in its work buffer)
+  const size_t masked_dy = c.winograd ? 0 : size_t(out_c_) * per_image * c.images;
   c.slot_floats = image_floats * c.images + c.work_floats + dw + size_t(out_c_) + masked_dy;
   c.shared_floats = c.winograd ? 16 * size_t(out_c_) * in.c : 0;
   return c;
