@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/relu_ops.h"
+
 namespace delve {
 
 namespace {
@@ -188,7 +190,8 @@ void input_grad_plane(const float* dV, size_t stride, const Plane& p, float* dx,
 
 // y = Aᵀ M A + bias for the tiles of one plane: Aᵀ down each tile column j into c[i][j], then
 // along each tile row into Y[2i + j'] (output pixel (2ty + i, 2tx + j')), then the rows interleaved.
-void output_plane(const float* M, size_t stride, const Plane& p, float bias, float* y, float* work) {
+// With z, also z = max(0, y) row by row, while the row is in L1.
+void output_plane(const float* M, size_t stride, const Plane& p, float bias, float* y, float* z, float* work) {
   const int n = p.tiles();
   float* c = work;  // c[(4i + j)·n + t]
   float* Y = c + 8 * size_t(n);
@@ -203,18 +206,26 @@ void output_plane(const float* M, size_t stride, const Plane& p, float bias, flo
   for (int r = 0; r < p.H; ++r) {  // an odd plane drops its last tile row's second row
     const float* Yr = Y + (r % 2) * 2 * n + (r / 2) * p.TW;
     interleave(Yr, Yr + n, p.TW, 0, p.W, bias, y + size_t(r) * p.W);
+    if (z) relu(y + size_t(r) * p.W, p.W, z + size_t(r) * p.W);
   }
 }
 
 // dM = A dY Aᵀ for the tiles of one plane dy (pixels outside it count as 0): output_plane's passes
-// in reverse.
-void output_grad_plane(const float* dy, const Plane& p, float* dM, size_t stride, float* work) {
+// in reverse. With relu_y, each row of dy is first masked by (relu_y > 0) into a row of work.
+void output_grad_plane(const float* dy, const float* relu_y, const Plane& p, float* dM, size_t stride,
+                       float* work) {
   const int n = p.tiles();
   float* G = work;  // G[(2i + j)·n + t]: pixel (2ty + i, 2tx + j)
   float* c = G + 4 * size_t(n);
+  float* masked = c + 8 * size_t(n);  // one row
   for (int r = 0; r < 2 * p.TH; ++r) {
     float* Gr = G + (r % 2) * 2 * n + (r / 2) * p.TW;
-    deinterleave(r < p.H ? dy + size_t(r) * p.W : nullptr, p.W, 0, p.TW, Gr, Gr + n);
+    const float* row = r < p.H ? dy + size_t(r) * p.W : nullptr;
+    if (row && relu_y) {
+      relu_grad(row, relu_y + size_t(r) * p.W, p.W, masked);
+      row = masked;
+    }
+    deinterleave(row, p.W, 0, p.TW, Gr, Gr + n);
   }
   for (int i = 0; i < 2; ++i) {
     float* ci = c + 4 * i * n;
@@ -230,8 +241,8 @@ void output_grad_plane(const float* dy, const Plane& p, float* dM, size_t stride
 
 size_t winograd_work_floats(int h, int w) {
   const Plane p(h, w);
-  // input_plane's split rows and blocks, or the output side's 12 arrays of tiles
-  return std::max(2 * size_t(p.padded_rows()) * (p.TW + 1) + 8 * p.block(), 12 * size_t(p.tiles()));
+  // input_plane's split rows and blocks, or the output side's 12 arrays of tiles and a masked row
+  return std::max(2 * size_t(p.padded_rows()) * (p.TW + 1) + 8 * p.block(), 12 * size_t(p.tiles()) + w);
 }
 
 void winograd_weights(const float* w, int D, int C, float* U) {
@@ -293,22 +304,28 @@ void winograd_input_grad(const float* dV, const Shape& in, int n0, int n1, float
                        dx + (size_t(c) * in.n + n) * in.h * in.w, work);
 }
 
-void winograd_output(const float* M, const Shape& out, int n0, int n1, const float* bias, float* y, float* work) {
+void winograd_output(const float* M, const Shape& out, int n0, int n1, const float* bias, float* y, float* z,
+                     float* work) {
   const Plane p(out.h, out.w);
   const size_t T = size_t(n1 - n0) * p.tiles(), DT = size_t(out.c) * T;
   for (int d = 0; d < out.c; ++d)
-    for (int n = n0; n < n1; ++n)
-      output_plane(M + size_t(d) * T + size_t(n - n0) * p.tiles(), DT, p, bias ? bias[d] : 0.f,
-                   y + (size_t(d) * out.n + n) * out.h * out.w, work);
+    for (int n = n0; n < n1; ++n) {
+      const size_t plane = (size_t(d) * out.n + n) * out.h * out.w;
+      output_plane(M + size_t(d) * T + size_t(n - n0) * p.tiles(), DT, p, bias ? bias[d] : 0.f, y + plane,
+                   z ? z + plane : nullptr, work);
+    }
 }
 
-void winograd_output_grad(const float* dy, const Shape& out, int n0, int n1, float* dM, float* work) {
+void winograd_output_grad(const float* dy, const float* relu_y, const Shape& out, int n0, int n1, float* dM,
+                          float* work) {
   const Plane p(out.h, out.w);
   const size_t T = size_t(n1 - n0) * p.tiles(), DT = size_t(out.c) * T;
   for (int d = 0; d < out.c; ++d)
-    for (int n = n0; n < n1; ++n)
-      output_grad_plane(dy + (size_t(d) * out.n + n) * out.h * out.w, p,
+    for (int n = n0; n < n1; ++n) {
+      const size_t plane = (size_t(d) * out.n + n) * out.h * out.w;
+      output_grad_plane(dy + plane, relu_y ? relu_y + plane : nullptr, p,
                         dM + size_t(d) * T + size_t(n - n0) * p.tiles(), DT, work);
+    }
 }
 
 }  // namespace delve

@@ -11,8 +11,9 @@
 #include <algorithm>
 
 #include "core/blas.h"
-#include "core/row_ops.h"
 #include "core/error.h"
+#include "core/relu_ops.h"
+#include "core/row_ops.h"
 #include "core/thread_pool.h"
 #include "core/winograd.h"
 
@@ -68,10 +69,12 @@ Conv2d::Chunks Conv2d::plan(const Shape& in) const {
   c.count = (in.n + c.images - 1) / c.images;
   c.slots = std::min(threads, c.count);
   // per worker: its chunk's columns (or V, M and the transforms' work buffer), then its share of
-  // ∂L/∂w (or ∂L/∂U) and ∂L/∂b
+  // ∂L/∂w (or ∂L/∂U) and ∂L/∂b, then the masked ∂L/∂y
   const size_t dw = c.winograd ? 16 * size_t(out_c_) * in.c : size_t(out_c_) * K;
   c.work_floats = c.winograd ? winograd_work_floats(in.h, in.w) : 0;
-  c.slot_floats = image_floats * c.images + c.work_floats + dw + size_t(out_c_);
+  // Im2col: the chunk's ∂L/∂y behind a fused ReLU (Winograd masks dy a row at a time in its work buffer)
+  const size_t masked_dy = c.winograd ? 0 : size_t(out_c_) * per_image * c.images;
+  c.slot_floats = image_floats * c.images + c.work_floats + dw + size_t(out_c_) + masked_dy;
   c.shared_floats = c.winograd ? 16 * size_t(out_c_) * in.c : 0;
   return c;
 }
@@ -83,12 +86,27 @@ size_t Conv2d::scratch_floats(const Shape& in) const {
   return c.shared_floats + c.slot_floats * c.slots;
 }
 
+void Conv2d::check_shapes(const Tensor& x, const Tensor& y, const Tensor* dx) const {
+  if (!(x.shape() == in_) || !(y.shape() == out_) || (dx && !(dx->shape() == in_)))
+    throw ShapeError(name_ + ": " + x.shape().str() + " -> " + y.shape().str() + ", reshaped for " + in_.str() +
+                     " -> " + out_.str());
+}
+
 void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
-  if (!(x.shape() == in_) || !(y.shape() == out_))
-    throw ShapeError(name_ + ": forward on " + x.shape().str() + " -> " + y.shape().str() + ", reshaped for " +
-                     in_.str() + " -> " + out_.str());
+  check_shapes(x, y, nullptr);
   if (algorithm_ == ConvAlgorithm::WholeBatch) return forward_whole(x, y);
-  if (chunks_.winograd) return forward_winograd(x, y);
+  forward_chunks(x, y, nullptr);
+}
+
+void Conv2d::forward_relu(const Tensor& x, Tensor& y, Tensor& z, Mode mode) {
+  if (!fuses_relu()) return Layer::forward_relu(x, y, z, mode);  // throws
+  check_shapes(x, y, nullptr);
+  check_shapes(x, z, nullptr);
+  forward_chunks(x, y, &z);
+}
+
+void Conv2d::forward_chunks(const Tensor& x, Tensor& y, Tensor* z) {
+  if (chunks_.winograd) return forward_winograd(x, y, z);
   const int K = in_c_ * g_.kh * g_.kw;
   const int P = out_.n * out_.h * out_.w;
   const int per_image = out_.h * out_.w;
@@ -103,15 +121,28 @@ void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
     // y[d, chunk] = w[d, K] · cols[K, chunk]  (He et al. §2.2: y = W·x + b)
     sgemm(false, false, out_c_, cols_n, K, 1.f, w, K, cols, cols_n, 0.f, yc, P);
     if (b) add_row_bias(yc, out_c_, size_t(cols_n), size_t(P), b);
+    if (z) {  // the fused ReLU, while the chunk is in cache
+      float* zc = z->data() + size_t(n0) * per_image;
+      for (int o = 0; o < out_c_; ++o) relu(yc + size_t(o) * P, size_t(cols_n), zc + size_t(o) * P);
+    }
   }, chunks_.slots);
 }
 
 void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
-  if (!(x.shape() == in_) || !(dy.shape() == out_) || (dx && !(dx->shape() == in_)))
-    throw ShapeError(name_ + ": backward shapes do not match the last reshape (" + in_.str() + " -> " +
-                     out_.str() + ")");
+  check_shapes(x, dy, dx);
   if (algorithm_ == ConvAlgorithm::WholeBatch) return backward_whole(x, dy, dx);
-  if (chunks_.winograd) return backward_winograd(x, dy, dx);
+  backward_chunks(x, nullptr, dy, dx);
+}
+
+void Conv2d::backward_relu(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx) {
+  if (!fuses_relu()) return Layer::backward_relu(x, y, dz, dx);  // throws
+  check_shapes(x, dz, dx);
+  check_shapes(x, y, dx);
+  backward_chunks(x, &y, dz, dx);
+}
+
+void Conv2d::backward_chunks(const Tensor& x, const Tensor* relu_y, const Tensor& dy, Tensor* dx) {
+  if (chunks_.winograd) return backward_winograd(x, relu_y, dy, dx);
   const int K = in_c_ * g_.kh * g_.kw;
   const int P = out_.n * out_.h * out_.w;
   const int per_image = out_.h * out_.w;
@@ -128,16 +159,25 @@ void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
     float* dw = cols + cols_floats;
     float* db = dw + dw_floats;
     const float* dyc = dy.data() + size_t(n0) * per_image;
+    size_t ld = P;
+    if (relu_y) {  // ∂L/∂y of this chunk behind the fused ReLU: dz · (y > 0), into the slot
+      float* masked = db + out_c_;
+      for (int o = 0; o < out_c_; ++o)
+        relu_grad(dyc + size_t(o) * P, relu_y->data() + size_t(n0) * per_image + size_t(o) * P, size_t(cols_n),
+                  masked + size_t(o) * cols_n);
+      dyc = masked;
+      ld = size_t(cols_n);
+    }
     // 1. The columns again (the scratch did not survive since forward).
     im2col(x.data(), in_, g_, n0, n1, cols);
     // 2. ∂L/∂w[d, K] += dy[d, chunk] · cols[K, chunk]ᵀ
-    sgemm(false, true, out_c_, K, cols_n, 1.f, dyc, P, cols, cols_n, 1.f, dw, K);
+    sgemm(false, true, out_c_, K, cols_n, 1.f, dyc, int(ld), cols, cols_n, 1.f, dw, K);
     // 3. ∂L/∂b[d] += Σ_p dy[d, p]
-    if (bias_) add_row_sums(dyc, out_c_, size_t(cols_n), size_t(P), db);
+    if (bias_) add_row_sums(dyc, out_c_, size_t(cols_n), ld, db);
     if (!dx) return;
     // 4. ∂L/∂cols = wᵀ · dy over the columns (no longer needed after step 2), then col2im sums
     //    each entry back onto its input pixel, overwriting this chunk's images of dx.
-    sgemm(true, false, K, cols_n, out_c_, 1.f, w, K, dyc, P, 0.f, cols, cols_n);
+    sgemm(true, false, K, cols_n, out_c_, 1.f, w, K, dyc, int(ld), 0.f, cols, cols_n);
     col2im(cols, in_, g_, n0, n1, dx->data());
   }, chunks_.slots);
   float* dw = weight_->dw.data();
@@ -176,7 +216,7 @@ void Conv2d::backward_whole(const Tensor& x, const Tensor& dy, Tensor* dx) {
 // Winograd F(2×2, 3×3) per chunk: V = input transform, M_ξ = U_ξ · V_ξ (16 GEMMs), y = output
 // transform of M. Scratch: U (shared), then per worker V [16, c, T], M [16, d, T], the transforms'
 // work buffer, ∂L/∂U, ∂L/∂b.
-void Conv2d::forward_winograd(const Tensor& x, Tensor& y) {
+void Conv2d::forward_winograd(const Tensor& x, Tensor& y, Tensor* z) {
   const int C = in_c_, D = out_c_;
   const size_t tiles = winograd_tiles(in_.h, in_.w);
   const size_t data_floats = chunks_.slot_floats - 16 * size_t(D) * C - D;  // V, M, work
@@ -193,13 +233,14 @@ void Conv2d::forward_winograd(const Tensor& x, Tensor& y) {
     for (int xi = 0; xi < 16; ++xi)
       sgemm(false, false, D, T, C, 1.f, U + size_t(xi) * D * C, C, V + size_t(xi) * C * T, T, 0.f,
             M + size_t(xi) * D * T, T);
-    winograd_output(M, out_, n0, n1, b, y.data(), work);
+    winograd_output(M, out_, n0, n1, b, y.data(), z ? z->data() : nullptr, work);
   }, chunks_.slots);
 }
 
-// The adjoint: dM = output-transformᵀ(dy); ∂L/∂U_ξ += dM_ξ · V_ξᵀ; dV_ξ = U_ξᵀ · dM_ξ (over V);
+// The adjoint: dM = output-transformᵀ(dy) (dy masked by a fused ReLU's y > 0 as it is read);
+// ∂L/∂b += the tile sums in dM; ∂L/∂U_ξ += dM_ξ · V_ξᵀ; dV_ξ = U_ξᵀ · dM_ξ (over V);
 // dx = input-transformᵀ(dV); finally ∂L/∂w += Gᵀ (Σ_workers ∂L/∂U) G.
-void Conv2d::backward_winograd(const Tensor& x, const Tensor& dy, Tensor* dx) {
+void Conv2d::backward_winograd(const Tensor& x, const Tensor* relu_y, const Tensor& dy, Tensor* dx) {
   const int C = in_c_, D = out_c_;
   const size_t tiles = winograd_tiles(in_.h, in_.w);
   const size_t dU_floats = 16 * size_t(D) * C;
@@ -208,8 +249,6 @@ void Conv2d::backward_winograd(const Tensor& x, const Tensor& dy, Tensor* dx) {
   winograd_weights(weight_->w.data(), D, C, U);
   auto slot = [&](int s) { return scratch_ + chunks_.shared_floats + size_t(s) * chunks_.slot_floats; };
   for (int s = 0; s < chunks_.slots; ++s) std::fill_n(slot(s) + data_floats, dU_floats + D, 0.f);
-  const int P = out_.n * out_.h * out_.w;
-  const int per_image = out_.h * out_.w;
   ThreadPool::instance().run(chunks_.count, [&](int chunk, int worker) {
     const int n0 = chunk * chunks_.images, n1 = std::min(in_.n, n0 + chunks_.images);
     const int T = int(size_t(n1 - n0) * tiles);
@@ -218,9 +257,9 @@ void Conv2d::backward_winograd(const Tensor& x, const Tensor& dy, Tensor* dx) {
     float* work = V + data_floats - chunks_.work_floats;
     float* dU = slot(worker) + data_floats;
     float* db = dU + dU_floats;
-    if (bias_) add_row_sums(dy.data() + size_t(n0) * per_image, D, size_t(n1 - n0) * per_image, size_t(P), db);
     winograd_input(x.data(), in_, n0, n1, V, work);
-    winograd_output_grad(dy.data(), out_, n0, n1, dM, work);
+    winograd_output_grad(dy.data(), relu_y ? relu_y->data() : nullptr, out_, n0, n1, dM, work);
+    if (bias_) add_row_sums(dM + size_t(kWinogradTileSum) * D * T, D, size_t(T), size_t(T), db);
     for (int xi = 0; xi < 16; ++xi) {
       float* Vx = V + size_t(xi) * C * T;
       const float* dMx = dM + size_t(xi) * D * T;

@@ -53,6 +53,10 @@ class Conv2d : public Layer {
   size_t scratch_floats(const Shape& in) const override;
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  // A following ReLU is fused into the chunks (layers/layer.h) except by the WholeBatch reference.
+  bool fuses_relu() const override { return algorithm_ != ConvAlgorithm::WholeBatch; }
+  void forward_relu(const Tensor& x, Tensor& y, Tensor& z, Mode mode) override;
+  void backward_relu(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx) override;
   Param* weight() override { return weight_; }
   Param* bias() { return bias_; }
   std::string describe() const override;  // "3x3, 64" or "7x7, 64, /2"
@@ -79,14 +83,20 @@ class Conv2d : public Layer {
     bool winograd = false;
     size_t shared_floats = 0;  // Winograd: the transformed weights U, shared by the workers
     size_t work_floats = 0;    // Winograd: the tile transforms' buffer (core/winograd.h)
-    size_t slot_floats = 0;    // per worker: columns (or V, M, work), then its ∂L/∂w (or ∂L/∂U) and ∂L/∂b
+    size_t slot_floats = 0;    // per worker: columns (or V, M, work), then its ∂L/∂w (or ∂L/∂U) and ∂L/∂b,
+                               // then (Im2col) its chunk of ∂L/∂y behind a fused ReLU
   };
   Chunks plan(const Shape& in) const;
   Chunks chunks_;
+  // z: the output of a fused ReLU, or null. relu_y: y when dy is the gradient of a fused ReLU's
+  // output (to be masked by y > 0), or null.
+  void check_shapes(const Tensor& x, const Tensor& y, const Tensor* dx) const;
+  void forward_chunks(const Tensor& x, Tensor& y, Tensor* z);
+  void backward_chunks(const Tensor& x, const Tensor* relu_y, const Tensor& dy, Tensor* dx);
   void forward_whole(const Tensor& x, Tensor& y);
   void backward_whole(const Tensor& x, const Tensor& dy, Tensor* dx);
-  void forward_winograd(const Tensor& x, Tensor& y);
-  void backward_winograd(const Tensor& x, const Tensor& dy, Tensor* dx);
+  void forward_winograd(const Tensor& x, Tensor& y, Tensor* z);
+  void backward_winograd(const Tensor& x, const Tensor* relu_y, const Tensor& dy, Tensor* dx);
 
   Param* weight_ = nullptr;
   Param* bias_ = nullptr;

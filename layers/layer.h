@@ -11,6 +11,11 @@
 // A layer owns only scratch that must live from forward to backward (pooling argmax, dropout mask).
 // Transient scratch (im2col columns) comes from the Net's one shared buffer: scratch_floats() says
 // how much, and it is valid only within one forward or backward call.
+// Fusion: a layer that fuses_relu() can take over a ReLU that follows it (the Net decides and then
+// skips the ReLU, layers/net.cpp): forward_relu also writes the ReLU's output z = max(0, y), and
+// backward_relu takes ∂L/∂z and applies the ReLU's derivative (y > 0) itself, which saves the
+// ReLU's separate passes over memory. y, the pre-activation, is still written: statistics read it
+// and the derivative needs its sign.
 #pragma once
 #include <string>
 
@@ -35,6 +40,12 @@ class Layer {
 
   virtual void forward(const Tensor& x, Tensor& y, Mode mode) = 0;
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) = 0;
+
+  virtual bool fuses_relu() const { return false; }
+  // forward, plus z = max(0, y) (He et al. Eq. 1 with a = 0). Only when fuses_relu().
+  virtual void forward_relu(const Tensor& x, Tensor& y, Tensor& z, Mode mode);
+  // backward with dy = dz · (y > 0) (Eq. 11-14 with a = 0), dy never stored. Only when fuses_relu().
+  virtual void backward_relu(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx);
 
   // The weight of a conv or linear layer (for statistics and initialisation); null otherwise.
   virtual Param* weight() { return nullptr; }

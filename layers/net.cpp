@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "layers/init.h"
+#include "layers/relu.h"
 
 namespace delve {
 
@@ -76,6 +77,14 @@ void Net::set_batch(int n) {
   grad_b_.resize(Shape{1, 1, 1, int(largest)});
   if (scratch_.size() < scratch) scratch_.resize(scratch);
   for (auto& layer : layers_) layer->set_scratch(scratch_.data());
+  fuses_next_.assign(layers_.size(), 0);
+  for (size_t i = 0; relu_fusion_ && i + 1 < layers_.size(); ++i)
+    fuses_next_[i] = layers_[i]->fuses_relu() && dynamic_cast<const ReLU*>(layers_[i + 1].get());
+}
+
+void Net::set_relu_fusion(bool on) {
+  relu_fusion_ = on;
+  if (built_) set_batch(input_shape_.n);
 }
 
 const Tensor& Net::forward(const Tensor& x, Mode mode) {
@@ -85,7 +94,15 @@ const Tensor& Net::forward(const Tensor& x, Mode mode) {
                      "x" + std::to_string(input_shape_.w) + " per image, got " + in.str());
   if (in.n != input_shape_.n) set_batch(in.n);
   last_input_ = &x;
-  for (size_t i = 0; i < layers_.size(); ++i) layers_[i]->forward(i == 0 ? x : acts_[i - 1], acts_[i], mode);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Tensor& in = i == 0 ? x : acts_[i - 1];
+    if (fuses_next_[i]) {  // writes the ReLU's output too, and the ReLU is skipped
+      layers_[i]->forward_relu(in, acts_[i], acts_[i + 1], mode);
+      ++i;
+    } else {
+      layers_[i]->forward(in, acts_[i], mode);
+    }
+  }
   return acts_.back();
 }
 
@@ -94,13 +111,19 @@ void Net::backward(const Tensor& dlogits, const GradObserver& observer) {
   if (dlogits.shape() != acts_.back().shape())
     throw ShapeError("dlogits " + dlogits.shape().str() + " does not match the output " + acts_.back().shape().str());
   const Tensor* dy = &dlogits;
-  Tensor* buffers[2] = {&grad_a_, &grad_b_};
   for (size_t k = layers_.size(); k-- > 0;) {
+    // A ReLU taken over by the layer before it is back-propagated by that layer's backward_relu,
+    // unless an observer wants the ReLU's own ∂L/∂x.
+    const bool fused = !observer && k > 0 && fuses_next_[k - 1];
+    if (fused) --k;
     const Tensor& x = k == 0 ? *last_input_ : acts_[k - 1];
     const bool want_dx = k > 0 || observer;
-    Tensor* dx = buffers[k % 2];
+    Tensor* dx = dy == &grad_a_ ? &grad_b_ : &grad_a_;
     dx->resize(x.shape());
-    layers_[k]->backward(x, acts_[k], *dy, want_dx ? dx : nullptr);
+    if (fused)
+      layers_[k]->backward_relu(x, acts_[k], *dy, want_dx ? dx : nullptr);
+    else
+      layers_[k]->backward(x, acts_[k], *dy, want_dx ? dx : nullptr);
     if (!want_dx) break;
     if (observer) observer(k, *dx);
     dy = dx;

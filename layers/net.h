@@ -33,6 +33,9 @@ class Net {
   void init(const InitSpec& init, Rng& rng);
   // Resizes activations for another batch size (e.g. the last, partial evaluation batch).
   void set_batch(int n);
+  // Whether a layer that fuses_relu() takes over the ReLU right after it (layers/layer.h): on by
+  // default; the results are the same up to float rounding. Off: every layer runs on its own.
+  void set_relu_fusion(bool on);
 
   // Runs every layer; returns the logits.
   const Tensor& forward(const Tensor& x, Mode mode);
@@ -70,6 +73,8 @@ class Net {
   Tensor grad_a_, grad_b_;     // ping-pong buffers for ∂L/∂activation during backward
   std::vector<float> scratch_; // shared transient scratch (im2col columns)
   const Tensor* last_input_ = nullptr;
+  bool relu_fusion_ = true;
+  std::vector<char> fuses_next_;  // fuses_next_[i]: layer i takes over the ReLU i + 1 (set_batch)
   Shape input_shape_;
   Rng rng_{0};
   bool built_ = false;

@@ -2,6 +2,7 @@
 #include "layers/relu.h"
 
 #include "core/error.h"
+#include "core/relu_ops.h"
 #include "core/thread_pool.h"
 
 namespace delve {
@@ -12,7 +13,7 @@ void ReLU::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
   float* yp = y.data();
   const size_t n = x.size();
   parallel_for(n, kElementwiseGrain, [&](size_t b, size_t e) {
-    for (size_t i = b; i < e; ++i) yp[i] = xp[i] > 0.f ? xp[i] : 0.f;  // Eq. 1 with a = 0
+    relu(xp + b, e - b, yp + b);
   });
 }
 
@@ -25,7 +26,7 @@ void ReLU::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tens
   float* d = dx->data();
   const size_t n = x.size();
   parallel_for(n, kElementwiseGrain, [&](size_t b, size_t e) {
-    for (size_t i = b; i < e; ++i) d[i] = xp[i] > 0.f ? g[i] : 0.f;  // f'(x) is 1 or 0 (Eq. 11-14)
+    relu_grad(g + b, xp + b, e - b, d + b);
   });
 }
 

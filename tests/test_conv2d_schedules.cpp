@@ -16,6 +16,7 @@
 #include "core/thread_pool.h"
 #include "layers/conv2d.h"
 #include "tests/gradcheck.h"
+#include "tests/schedule_compare.h"
 
 using namespace delve;
 using namespace delve::test;
@@ -47,15 +48,6 @@ Pass run(ConvAlgorithm algo, const Shape& in, int out, int k, int stride, int pa
   return p;
 }
 
-double worst_relative(const float* a, const float* b, size_t n) {
-  double worst = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
-    worst = std::max(worst, std::abs(double(a[i]) - b[i]) / (1.0 + std::abs(double(b[i]))));
-  }
-  return worst;
-}
-
 void compare_schedules(ConvAlgorithm algo, const Shape& in, int out, int k, int stride, int pad) {
   Rng rng(11);
   Tensor x(in);
@@ -76,13 +68,6 @@ void compare_schedules(ConvAlgorithm algo, const Shape& in, int out, int k, int 
   CHECK(worst_relative(chunked.dw.data(), whole.dw.data(), whole.dw.size()) < 1e-4);
   CHECK(worst_relative(chunked.db.data(), whole.db.data(), whole.db.size()) < 1e-4);
 }
-
-// Restores the pool's thread count when a test ends.
-struct ThreadsFor {
-  int saved = ThreadPool::instance().threads();
-  explicit ThreadsFor(int t) { ThreadPool::instance().set_threads(t); }
-  ~ThreadsFor() { ThreadPool::instance().set_threads(saved); }
-};
 
 }  // namespace
 
