@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -73,13 +74,35 @@ std::unique_ptr<MpiWorld> g_world;
 
 }  // namespace
 
-MpiSession::MpiSession(int& argc, char**& argv) {
-  if (launcher_ranks() == 0) return;  // started by hand: a single process, MPI never started
+namespace {
+// MPI_Init and the world's wire-up, which throw Error on failure.
+void start_world(int& argc, char**& argv) {
   // FUNNELED: only the main thread calls MPI; the batcher's prefetch thread and OpenBLAS's
   // threads never do.
   int provided = 0;
   check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   g_world = std::make_unique<MpiWorld>();
+  // A launcher that promised P ranks but a world of another size (a failed wire-up leaves each
+  // process a singleton rank 0) would have every process train and write the same run directory.
+  const int promised = launcher_ranks();
+  if (promised > 1 && g_world->size() != promised)
+    throw Error("mpirun started " + std::to_string(promised) + " ranks but MPI joined a world of " +
+                std::to_string(g_world->size()) + "; refusing to run (each process would write the same run directory)");
+}
+}  // namespace
+
+MpiSession::MpiSession(int& argc, char**& argv) {
+  if (launcher_ranks() == 0) return;  // started by hand: a single process, MPI never started
+  try {
+    start_world(argc, argv);
+  } catch (const Error& e) {  // before main()'s handlers exist: report and stop here
+    std::fprintf(stderr, "delve: error: %s\n", e.what());
+    if (g_world) {
+      g_world.reset();
+      MPI_Finalize();
+    }
+    std::exit(kExitError);
+  }
 }
 
 MpiSession::~MpiSession() {

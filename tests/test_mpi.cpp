@@ -152,3 +152,18 @@ TEST_CASE("mpi: --sweep-parallel trains each member alone on its own rank") {
   for (const char* m : {"seed-1", "seed-2", "seed-3"}) CHECK(std::filesystem::exists(tmp.path() / "sweep" / m / "summary.json"));
   CHECK(max_difference(tmp.file("seed2/checkpoint.safetensors"), tmp.file("sweep/seed-2/checkpoint.safetensors")) == 0);
 }
+
+TEST_CASE("mpi: a launcher's rank count that MPI does not match is refused before any file is written") {
+  if (skip_without_mpi()) return;
+  test::TempDir tmp("mpi_mismatch");
+  const std::string cfg = write_config(tmp, kConfig);
+  // The launcher's variable says 2 ranks, but this process starts alone: MPI makes a world of 1.
+  const std::string cmd = "OMPI_COMM_WORLD_SIZE=2 " + std::string(DELVE_BINARY) + " run " + cfg + " --quiet --out " +
+                          tmp.file("run") + " 2> " + tmp.file("err.txt");
+  const int status = std::system(cmd.c_str());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK(test::read_bytes(tmp.file("err.txt")).find("mpirun started 2 ranks but MPI joined a world of 1") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(tmp.file("run")));
+}
