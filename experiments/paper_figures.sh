@@ -4,6 +4,8 @@
 # Usage: experiments/paper_figures.sh [RUNS [OUT]]     (defaults: runs/ and experiments/results/)
 # RUNS holds the run directories written by
 #   build/delve run experiments/fig3_plain30.json     -> RUNS/fig3_plain30/kind-{xavier,kaiming}
+#   (and fig3_plain30_nodropout.json, fig3_plain30_lr0001.json the same way; table1_plain14_dropout
+#   holds Table 1 with the paper's dropout at lr 0.01: --set model.dropout=0.5 --set optim.lr=0.01)
 #   build/delve run experiments/fig2_plain22.json     -> RUNS/fig2_plain22/...
 #   build/delve run experiments/table1_plain14.json   -> RUNS/table1_plain14/activation-{prelu_shared,prelu}
 #   build/delve run experiments/table2_plain14.json   -> RUNS/table2_plain14/activation-*_seed-*
@@ -24,18 +26,25 @@ have() {
 summaries() {  # copies RUNS/EXP/*/summary.json to OUT/EXP/<member>.summary.json
   mkdir -p "$out/$1"
   for s in "$runs/$1"/*/summary.json; do
-    [ -f "$s" ] && cp "$s" "$out/$1/$(basename "$(dirname "$s")").summary.json"
+    if [ -f "$s" ]; then cp "$s" "$out/$1/$(basename "$(dirname "$s")").summary.json"; fi
   done
 }
 
-if have fig3_plain30; then
-  summaries fig3_plain30
-  "$delve" plot "$runs/fig3_plain30" -o "$out/fig3_plain30.svg" --title "Figure 3: plain30 (27 conv + 3 fc), ReLU"
-  "$delve" plot "$runs/fig3_plain30" --what layers --metric grad_input_std -o "$out/fig3_gradients.svg" \
-    --title "plain30: gradient std at each layer's input, first and last step"
-  "$delve" plot "$runs/fig3_plain30" --what heatmap --metric grad_input_std -o "$out/fig3_gradients_heatmap.svg" \
+# Figure 3 in three recipes: the paper's (lr 0.01, dropout 0.5), without dropout, and at lr 0.001.
+for fig3 in fig3_plain30 fig3_plain30_nodropout fig3_plain30_lr0001; do
+  have $fig3 || continue
+  summaries $fig3
+  "$delve" plot "$runs/$fig3" -o "$out/$fig3.svg" --title "Figure 3: plain30 (27 conv + 3 fc), ReLU, $fig3"
+  "$delve" plot "$runs/$fig3" --what layers --metric grad_input_std -o "$out/${fig3}_gradients.svg" \
+    --title "$fig3"
+  "$delve" plot "$runs/$fig3" --what heatmap --metric grad_input_std -o "$out/${fig3}_gradients_heatmap.svg" \
     --title "gradient std"
-  "$delve" plot "$runs/fig3_plain30" --what heatmap -o "$out/fig3_positive.svg" --title "P(y>0)"
+  "$delve" plot "$runs/$fig3" --what heatmap -o "$out/${fig3}_positive.svg" --title "P(y>0)"
+done
+if have table1_plain14_dropout; then  # the paper's dropout at lr 0.01: stopped once it had collapsed
+  summaries table1_plain14_dropout
+  "$delve" plot "$runs/table1_plain14_dropout" --what heatmap -o "$out/table1_plain14_dropout_positive.svg" \
+    --title "P(y>0), lr 0.01, dropout 0.5"
 fi
 if have fig2_plain22; then
   summaries fig2_plain22
