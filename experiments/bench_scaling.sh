@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scaling of delve's cost (issue 5, item 4): training and inference images/s against batch size
+# Scaling of delve's cost: training and inference images/s against batch size
 # (16 to 256, plain22 and plain30) and against depth (plain14/22/30 at batch 128), as Markdown.
 # Every point is one `delve bench` process (median of --steps timed steps after a warm-up); on a
 # shared machine compare rows of one table, not numbers from different runs.
