@@ -34,7 +34,7 @@ summaries() {  # copies RUNS/EXP/*/summary.json to OUT/EXP/<member>.summary.json
 for fig3 in fig3_plain30 fig3_plain30_nodropout fig3_plain30_lr0001; do
   have $fig3 || continue
   summaries $fig3
-  "$delve" plot "$runs/$fig3" -o "$out/$fig3.svg" --title "Figure 3: plain30 (27 conv + 3 fc), ReLU, $fig3"
+  "$delve" plot "$runs/$fig3" -o "$out/$fig3.svg" --title "Figure 3, plain30: $fig3"
   "$delve" plot "$runs/$fig3" --what layers --metric grad_input_std -o "$out/${fig3}_gradients.svg" \
     --title "$fig3"
   "$delve" plot "$runs/$fig3" --what heatmap --metric grad_input_std -o "$out/${fig3}_gradients_heatmap.svg" \
