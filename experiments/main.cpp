@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--out", run.out, "Run directory (default: the config's \"out\", else runs/<name>)");
   run_cmd->add_option("--set", run.sets, "Override a config value: --set train.epochs=3 --set init.kind=xavier")
       ->allow_extra_args(false);
-  run_cmd->add_option("--only", run.only, "Run only these sweep members (names as in the run directories)")
+  run_cmd->add_option("--only", run.only, "Run only this sweep member (its run directory's name); repeat for several: --only a --only b")
       ->allow_extra_args(false);
   run_cmd->add_flag("--resume", run.resume, "Continue from each run's checkpoint (bit-identical to an uninterrupted run)");
   run_cmd->add_flag("--force", run.force, "Start over in a run directory that already holds a run");
