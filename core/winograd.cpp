@@ -286,46 +286,49 @@ void winograd_weight_grad(const float* dU, int D, int C, float* dw) {
   }
 }
 
+namespace {
+// Calls f(c, tile offset, pixel offset) for every plane (channel c, image n) of the images [n0, n1)
+// of a batch of shape s: the plane's tiles start at c·T + (n - n0)·tiles in one point ξ of the
+// transform domain ([16][C][T], T the chunk's tiles), its pixels at (c·N + n)·H·W in the
+// channel-major tensor.
+template <class F>
+void for_each_plane(const Shape& s, int n0, int n1, size_t tiles, F f) {
+  const size_t T = size_t(n1 - n0) * tiles;
+  for (int c = 0; c < s.c; ++c)
+    for (int n = n0; n < n1; ++n) f(c, size_t(c) * T + size_t(n - n0) * tiles, (size_t(c) * s.n + n) * s.h * s.w);
+}
+}  // namespace
+
 void winograd_input(const float* x, const Shape& in, int n0, int n1, float* V, float* work) {
   const Plane p(in.h, in.w);
-  const size_t T = size_t(n1 - n0) * p.tiles(), CT = size_t(in.c) * T;
-  for (int c = 0; c < in.c; ++c)
-    for (int n = n0; n < n1; ++n)
-      input_plane(x + (size_t(c) * in.n + n) * in.h * in.w, p, V + size_t(c) * T + size_t(n - n0) * p.tiles(), CT,
-                  work);
+  const size_t CT = size_t(in.c) * size_t(n1 - n0) * p.tiles();
+  for_each_plane(in, n0, n1, p.tiles(),
+                 [&](int, size_t tile, size_t pixel) { input_plane(x + pixel, p, V + tile, CT, work); });
 }
 
 void winograd_input_grad(const float* dV, const Shape& in, int n0, int n1, float* dx, float* work) {
   const Plane p(in.h, in.w);
-  const size_t T = size_t(n1 - n0) * p.tiles(), CT = size_t(in.c) * T;
-  for (int c = 0; c < in.c; ++c)
-    for (int n = n0; n < n1; ++n)
-      input_grad_plane(dV + size_t(c) * T + size_t(n - n0) * p.tiles(), CT, p,
-                       dx + (size_t(c) * in.n + n) * in.h * in.w, work);
+  const size_t CT = size_t(in.c) * size_t(n1 - n0) * p.tiles();
+  for_each_plane(in, n0, n1, p.tiles(),
+                 [&](int, size_t tile, size_t pixel) { input_grad_plane(dV + tile, CT, p, dx + pixel, work); });
 }
 
 void winograd_output(const float* M, const Shape& out, int n0, int n1, const float* bias, float* y, float* z,
                      float* work) {
   const Plane p(out.h, out.w);
-  const size_t T = size_t(n1 - n0) * p.tiles(), DT = size_t(out.c) * T;
-  for (int d = 0; d < out.c; ++d)
-    for (int n = n0; n < n1; ++n) {
-      const size_t plane = (size_t(d) * out.n + n) * out.h * out.w;
-      output_plane(M + size_t(d) * T + size_t(n - n0) * p.tiles(), DT, p, bias ? bias[d] : 0.f, y + plane,
-                   z ? z + plane : nullptr, work);
-    }
+  const size_t DT = size_t(out.c) * size_t(n1 - n0) * p.tiles();
+  for_each_plane(out, n0, n1, p.tiles(), [&](int d, size_t tile, size_t pixel) {
+    output_plane(M + tile, DT, p, bias ? bias[d] : 0.f, y + pixel, z ? z + pixel : nullptr, work);
+  });
 }
 
 void winograd_output_grad(const float* dy, const float* relu_y, const Shape& out, int n0, int n1, float* dM,
                           float* work) {
   const Plane p(out.h, out.w);
-  const size_t T = size_t(n1 - n0) * p.tiles(), DT = size_t(out.c) * T;
-  for (int d = 0; d < out.c; ++d)
-    for (int n = n0; n < n1; ++n) {
-      const size_t plane = (size_t(d) * out.n + n) * out.h * out.w;
-      output_grad_plane(dy + plane, relu_y ? relu_y + plane : nullptr, p,
-                        dM + size_t(d) * T + size_t(n - n0) * p.tiles(), DT, work);
-    }
+  const size_t DT = size_t(out.c) * size_t(n1 - n0) * p.tiles();
+  for_each_plane(out, n0, n1, p.tiles(), [&](int, size_t tile, size_t pixel) {
+    output_grad_plane(dy + pixel, relu_y ? relu_y + pixel : nullptr, p, dM + tile, DT, work);
+  });
 }
 
 }  // namespace delve
