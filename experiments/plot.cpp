@@ -152,25 +152,21 @@ void write_layers_heatmap(const std::vector<std::string>& dirs, const std::strin
     map.value_label = m;
     for (auto& l : events.front()["layers"])
       map.rows.push_back(std::to_string(l["depth"].get<int>()) + " " + l.value("layer", ""));
+    std::vector<const json*> columns;  // one per iteration: a resumed run may log one twice
     for (auto& e : events) {
       const double it = e["iteration"].get<double>();
-      if (!map.x.empty() && !(it > map.x.back())) continue;  // a resumed run may repeat an iteration
+      if (!map.x.empty() && !(it > map.x.back())) continue;
       map.x.push_back(it);
+      columns.push_back(&e);
     }
     map.values.assign(map.rows.size() * map.x.size(), NAN);
-    size_t column = 0;
-    double last = -INFINITY;
-    for (auto& e : events) {
-      const double it = e["iteration"].get<double>();
-      if (!(it > last)) continue;
-      last = it;
-      const auto& layers = e["layers"];
+    for (size_t j = 0; j < columns.size(); ++j) {
+      const auto& layers = (*columns[j])["layers"];
       for (size_t i = 0; i < map.rows.size() && i < layers.size(); ++i) {
         const double v = num(layers[i], m.c_str());
-        map.values[i * map.x.size() + column] = v;
+        map.values[i * map.x.size() + j] = v;
         if (std::isfinite(v) && (!log_metric(m) || v > 0)) lo = std::min(lo, v), hi = std::max(hi, v);
       }
-      ++column;
     }
     maps.push_back(std::move(map));
   }
