@@ -1,10 +1,25 @@
 // Error types that carry a message a user can act on, and the exit code the CLI returns for each.
 // Throw the most specific one; the message names the offending key, file or value.
 #pragma once
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
 namespace delve {
+
+// A user's value as a message quotes it: at most `max_chars` characters (UTF-8 code points), the
+// last one "…" when it was cut, so that a 10,000-character value still gives a one-line error.
+// Cuts only between code points, so the message stays valid UTF-8.
+constexpr size_t kQuotedChars = 80;
+inline std::string clipped(const std::string& text, size_t max_chars = kQuotedChars) {
+  size_t chars = 0, keep = 0;  // keep: bytes of the first max_chars - 1 code points
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;  // a continuation byte
+    if (++chars == max_chars) keep = i;
+    if (chars > max_chars) return text.substr(0, keep) + "\u2026";
+  }
+  return text;
+}
 
 // Exit codes of the delve command (documented in the README's troubleshooting section).
 enum ExitCode : int {

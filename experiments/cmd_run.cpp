@@ -28,7 +28,7 @@ int command_run(const RunArgs& args) {
       if (it == members.end()) {
         std::string known;
         for (auto& m : members) known += (known.empty() ? "" : ", ") + (m.name.empty() ? "(no sweep)" : m.name);
-        throw UsageError("--only " + name + ": no such sweep member (members: " + known + ")");
+        throw UsageError("--only " + clipped(name) + ": no such sweep member (members: " + known + ")");
       }
       chosen.push_back(*it);
     }

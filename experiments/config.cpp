@@ -64,6 +64,20 @@ bool type_fits(const json& def, const json& v) {
   return def.type() == v.type();
 }
 
+void merge_strict(json& into, const json& user, const std::string& path, const std::string& origin);
+
+// Writes `value` over `slot` (its default, at `key_path`) if the type fits; an object patches
+// the keys it names, each checked the same way.
+void merge_value(json& slot, const json& value, const std::string& key_path, const std::string& origin) {
+  if (!type_fits(slot, value))
+    throw ConfigError(origin + ": \"" + clipped(key_path) + "\" must be " + type_wanted(slot) + ", got " +
+                      quoted(value));
+  if (slot.is_object() && !free_form(key_path))
+    merge_strict(slot, value, key_path, origin);
+  else
+    slot = value;
+}
+
 void merge_strict(json& into, const json& user, const std::string& path, const std::string& origin) {
   for (auto it = user.begin(); it != user.end(); ++it) {
     const std::string key_path = join(path, it.key());
@@ -71,17 +85,19 @@ void merge_strict(json& into, const json& user, const std::string& path, const s
       std::vector<std::string> known;
       for (auto k = into.begin(); k != into.end(); ++k) known.push_back(k.key());
       std::string hint = closest_key(it.key(), known);
-      throw ConfigError(origin + ": unknown key \"" + key_path + "\"" +
+      throw ConfigError(origin + ": unknown key \"" + clipped(key_path) + "\"" +
                         (hint.empty() ? "" : " (did you mean \"" + join(path, hint) + "\"?)"));
     }
-    json& def = into[it.key()];
-    if (!type_fits(def, it.value()))
-      throw ConfigError(origin + ": \"" + key_path + "\" must be " + type_wanted(def) + ", got " + it.value().dump());
-    if (def.is_object() && !free_form(key_path))
-      merge_strict(def, it.value(), key_path, origin);
-    else
-      def = it.value();
+    merge_value(into[it.key()], it.value(), key_path, origin);
   }
+}
+
+// nlohmann's message without its "[json.exception.parse_error.101] " prefix, cut to a readable
+// length (its "last read: '...'" quotes the input).
+std::string json_error_text(const json::exception& e) {
+  const std::string what = e.what();
+  const size_t end_of_id = what.find("] ");
+  return clipped(end_of_id == std::string::npos ? what : what.substr(end_of_id + 2), 2 * kQuotedChars);
 }
 
 // Walks a dotted path through the defaults; ConfigError when a component does not exist.
@@ -96,7 +112,7 @@ const json& schema_at(const std::string& dotted, const std::string& origin) {
       if (node->is_object())
         for (auto k = node->begin(); k != node->end(); ++k) known.push_back(k.key());
       std::string hint = closest_key(part, known);
-      throw ConfigError(origin + ": unknown key \"" + join(path, part) + "\"" +
+      throw ConfigError(origin + ": unknown key \"" + clipped(join(path, part)) + "\"" +
                         (hint.empty() ? "" : " (did you mean \"" + join(path, hint) + "\"?)"));
     }
     node = &(*node)[part];
@@ -147,6 +163,10 @@ const json& default_config() {
   return defaults;
 }
 
+std::string quoted(const json& value) {
+  return clipped(value.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
 std::string closest_key(const std::string& word, const std::vector<std::string>& candidates) {
   // Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
   // neighbouring letters ("trian" → "train") each cost one; case is ignored.
@@ -182,11 +202,32 @@ json load_config_file(const std::string& path) {
   try {
     j = json::parse(buffer.str());
   } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 9e999
-    throw ConfigError(path + ": not valid JSON: " + e.what());
+    throw ConfigError(path + ": not valid JSON: " + json_error_text(e));
   }
   if (!j.is_object()) throw ConfigError(path + ": the config must be a JSON object {...}");
   return j;
 }
+
+namespace {
+
+// The value of "--set key=text": JSON, or a bare word (kaiming, fan_out, runs/x) taken as a
+// string. Text that starts the way only JSON does (a list, an object, a quoted string, a number)
+// but does not parse is a mistake such as a missing bracket, not a string.
+json override_value(const std::string& key, const std::string& text, const std::string& origin) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {  // a parse error, or out_of_range for a number like 9e999
+    const size_t first = text.find_first_not_of(" \t");
+    const char c = first == std::string::npos ? ' ' : text[first];
+    if (std::string("[{\"-").find(c) == std::string::npos && !std::isdigit(static_cast<unsigned char>(c)))
+      return text;
+    const bool number_like = c == '-' || std::isdigit(static_cast<unsigned char>(c));  // 2024-runs, -x: strings?
+    throw ConfigError(origin + ": not valid JSON (" + json_error_text(e) + ")" +
+                      (number_like ? "; to give a string, quote it: --set '" + clipped(key) + "=\"...\"'" : ""));
+  }
+}
+
+}  // namespace
 
 void apply_override(json& user, const std::string& assignment) {
   // A bare word becomes a JSON string, and JSON strings must be UTF-8: refuse other bytes here
@@ -194,19 +235,19 @@ void apply_override(json& user, const std::string& assignment) {
   try {
     (void)json(assignment).dump();
   } catch (const json::type_error&) {
-    throw ConfigError("--set '" + json(assignment).dump(-1, ' ', false, json::error_handler_t::replace) +
+    throw ConfigError("--set '" + clipped(json(assignment).dump(-1, ' ', false, json::error_handler_t::replace)) +
                       "': not valid UTF-8 text");
   }
+  const std::string origin = "--set " + clipped(assignment);
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
-    throw ConfigError("--set '" + assignment + "': expected key.path=value, e.g. train.epochs=3");
+    throw ConfigError("--set '" + clipped(assignment) + "': expected key.path=value, e.g. train.epochs=3");
   const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
-  if (key.rfind("sweep.", 0) != 0) schema_at(key, "--set");  // names the unknown component
-  json value;
-  try {
-    value = json::parse(text);
-  } catch (const json::exception&) {  // not JSON (or a number out of range): taken as a string
-    value = text;  // a bare word: kaiming, fan_out, runs/x
+  const json value = override_value(key, text, origin);
+  // Checked here against the schema, so that a bad value names this --set, not the config file.
+  if (key.rfind("sweep.", 0) != 0) {
+    json slot = schema_at(key, origin);  // names the unknown component
+    merge_value(slot, value, key, origin);
   }
   create_at(user, key) = value;
   // Setting a swept key pins it: that sweep axis goes away.
@@ -232,7 +273,7 @@ std::vector<SweepMember> expand_sweep(const json& resolved) {
   const json& sweep = resolved.value("sweep", json::object());
   for (auto axis = sweep.begin(); axis != sweep.end(); ++axis) {
     const std::string key = axis.key();
-    if (key == "sweep" || key.rfind("sweep.", 0) == 0) throw ConfigError("sweep: cannot sweep over \"" + key + "\"");
+    if (key == "sweep" || key.rfind("sweep.", 0) == 0) throw ConfigError("sweep: cannot sweep over \"" + clipped(key) + "\"");
     const json& def = schema_at(key, "sweep");
     if (!axis.value().is_array() || axis.value().empty())
       throw ConfigError("sweep: \"" + key + "\" must be a non-empty list of values");
@@ -247,7 +288,7 @@ std::vector<SweepMember> expand_sweep(const json& resolved) {
       int index = 0;
       for (auto& v : axis.value()) {
         if (!type_fits(def, v))
-          throw ConfigError("sweep: values of \"" + key + "\" must be " + type_wanted(def) + ", got " + v.dump());
+          throw ConfigError("sweep: values of \"" + key + "\" must be " + type_wanted(def) + ", got " + quoted(v));
         SweepMember child = m;
         json& slot = create_at(child.config, key);
         if (def.is_object())
@@ -293,7 +334,7 @@ class Reader {
     if (bad) {
       std::ostringstream msg;
       msg << "\"" << p << "\" must be in " << (open_lo ? "(" : "[") << lo << ", " << hi << (open_hi ? ")" : "]")
-          << ", got " << at(p).dump();
+          << ", got " << quoted(at(p));
       throw ConfigError(msg.str());
     }
     return v;
@@ -304,7 +345,7 @@ class Reader {
     std::string list;
     for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
     std::string hint = closest_key(v, allowed);
-    throw ConfigError("\"" + p + "\" must be one of " + list + ", got \"" + v + "\"" +
+    throw ConfigError("\"" + p + "\" must be one of " + list + ", got \"" + clipped(v) + "\"" +
                       (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)"));
   }
   std::string text(const std::string& p) const { return at(p).get<std::string>(); }
@@ -361,15 +402,15 @@ RunConfig parse_run_config(const json& resolved) {
     const json& s = stages[i];
     if (!s.is_object() || !s.contains("convs") || !s.contains("width") || s.size() != 2 ||
         !s["convs"].is_number_integer() || !s["width"].is_number_integer())
-      throw ConfigError("\"" + p + "\" must be {\"convs\": integer, \"width\": integer}, got " + s.dump());
+      throw ConfigError("\"" + p + "\" must be {\"convs\": integer, \"width\": integer}, got " + quoted(s));
     int convs = s["convs"].get<int>(), width = s["width"].get<int>();
     if (convs < 1 || convs > 1000 || width < 1 || width > 65536)
-      throw ConfigError("\"" + p + "\" needs convs in [1, 1000] and width in [1, 65536], got " + s.dump());
+      throw ConfigError("\"" + p + "\" needs convs in [1, 1000] and width in [1, 65536], got " + quoted(s));
     m.stages.emplace_back(convs, width);
   }
   for (auto& v : r.at("model.fc")) {
     if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 1 << 20)
-      throw ConfigError("\"model.fc\" must list positive integer widths, got " + r.at("model.fc").dump());
+      throw ConfigError("\"model.fc\" must list positive integer widths, got " + quoted(r.at("model.fc")));
     m.fc.push_back(v.get<int>());
   }
   if (m.family == "plain" && m.stages.empty())
@@ -405,7 +446,7 @@ RunConfig parse_run_config(const json& resolved) {
   s.every = int(r.integer("optim.schedule.every", 1, 1000000));
   for (auto& v : r.at("optim.schedule.milestones")) {
     if (!v.is_number_integer() || v.get<int64_t>() < 1)
-      throw ConfigError("\"optim.schedule.milestones\" must list positive epochs, got " + r.at("optim.schedule.milestones").dump());
+      throw ConfigError("\"optim.schedule.milestones\" must list positive epochs, got " + quoted(r.at("optim.schedule.milestones")));
     s.milestones.push_back(v.get<int>());
   }
   if (!std::is_sorted(s.milestones.begin(), s.milestones.end()))

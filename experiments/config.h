@@ -77,6 +77,9 @@ std::vector<SweepMember> expand_sweep(const json& resolved);
 // Converts a resolved config (no sweep) into typed specs, checking every range.
 RunConfig parse_run_config(const json& resolved);
 
+// A value as an error message quotes it: its JSON text, clipped (core/error.h).
+std::string quoted(const json& value);
+
 // The closest of `candidates` to `word` by edit distance, or "" when nothing is close.
 std::string closest_key(const std::string& word, const std::vector<std::string>& candidates);
 

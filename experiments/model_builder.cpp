@@ -38,7 +38,7 @@ void add_activation(Net& net, const std::string& kind, float prelu_init, Namer& 
 int get_int(const json& layer, const char* key, int fallback, const std::string& where) {
   if (!layer.contains(key)) return fallback;
   if (!layer[key].is_number_integer() || layer[key].get<int64_t>() < 0 || layer[key].get<int64_t>() > 1 << 20)
-    throw ConfigError("\"" + where + "." + key + "\" must be a non-negative integer, got " + layer[key].dump());
+    throw ConfigError("\"" + where + "." + key + "\" must be a non-negative integer, got " + quoted(layer[key]));
   return layer[key].get<int>();
 }
 
@@ -46,7 +46,7 @@ void check_keys(const json& layer, const std::vector<std::string>& allowed, cons
   for (auto it = layer.begin(); it != layer.end(); ++it) {
     if (std::find(allowed.begin(), allowed.end(), it.key()) != allowed.end()) continue;
     std::string hint = closest_key(it.key(), allowed);
-    throw ConfigError("unknown key \"" + where + "." + it.key() + "\"" +
+    throw ConfigError("unknown key \"" + where + "." + clipped(it.key()) + "\"" +
                       (hint.empty() ? "" : " (did you mean \"" + where + "." + hint + "\"?)"));
   }
 }
@@ -56,7 +56,7 @@ void add_listed_layers(Net& net, const json& list, Namer& n) {
     const json& l = list[i];
     const std::string where = "model.layers[" + std::to_string(i) + "]";
     if (!l.is_object() || !l.contains("type") || !l["type"].is_string())
-      throw ConfigError("\"" + where + "\" must be an object with a \"type\", got " + l.dump());
+      throw ConfigError("\"" + where + "\" must be an object with a \"type\", got " + quoted(l));
     const std::string type = l["type"].get<std::string>();
     if (type == "conv") {
       check_keys(l, {"type", "out", "kernel", "stride", "pad", "bias"}, where);
@@ -89,7 +89,7 @@ void add_listed_layers(Net& net, const json& list, Namer& n) {
       net.add(std::make_unique<Dropout>("drop" + std::to_string(++n.drop), float(p), &net.rng()));
     } else {
       std::string hint = closest_key(type, {"conv", "linear", "relu", "prelu", "prelu_shared", "tanh", "maxpool", "dropout"});
-      throw ConfigError("\"" + where + ".type\": unknown layer type \"" + type + "\"" +
+      throw ConfigError("\"" + where + ".type\": unknown layer type \"" + clipped(type) + "\"" +
                         (hint.empty() ? " (known: conv, linear, relu, prelu, prelu_shared, tanh, maxpool, dropout)"
                                       : " (did you mean \"" + hint + "\"?)"));
     }

@@ -128,3 +128,95 @@ TEST_CASE("kaiming's a defaults to the net's own initial slope (Eq. 15)") {
   RunConfig c = parse_run_config(resolve_config(json::parse(R"({"model": {"family": "plain14", "activation": "prelu"}})"), "c"));
   CHECK(c.resolved["init"]["a"].get<double>() == 0.25);  // the saved config says what was used
 }
+
+// --- messages quote a user's value cut to a readable length -----------------------------------
+
+namespace {
+// Code points of UTF-8 text (bytes that do not continue a sequence).
+size_t code_points(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+std::string nested_lists(int depth) { return std::string(size_t(depth), '[') + std::string(size_t(depth), ']'); }
+}  // namespace
+
+TEST_CASE("clipped: at most kQuotedChars code points, the last one … when cut, never inside a character") {
+  const std::string exact(kQuotedChars, 'a');
+  CHECK(clipped(exact) == exact);
+  const std::string cut = clipped(exact + "b");
+  CHECK(code_points(cut) == kQuotedChars);
+  CHECK(cut == std::string(kQuotedChars - 1, 'a') + "\u2026");
+  // Two-byte characters: the cut falls between them, so the text stays valid UTF-8.
+  std::string umlauts;
+  for (size_t i = 0; i < 2 * kQuotedChars; ++i) umlauts += "\u00e4";
+  const std::string cut_umlauts = clipped(umlauts);
+  CHECK(code_points(cut_umlauts) == kQuotedChars);
+  CHECK(cut_umlauts.size() == 2 * (kQuotedChars - 1) + 3);  // 79 two-byte letters and the three bytes of …
+  CHECK_NOTHROW((void)json(cut_umlauts).dump());            // dump() refuses invalid UTF-8
+}
+
+TEST_CASE("a huge bad value gives a one-line error of readable length, from every place that quotes one") {
+  // Each message is its fixed text (under 120 characters) and at most two clipped quotes: the
+  // value (80) and, for text that is not JSON, the parser's own message (160). 400 bounds them all.
+  const size_t bound = 400;
+  const std::string deep = nested_lists(5000);  // 10,000 characters
+  const std::string long_word(10000, 'r');
+  const std::vector<std::string> messages = {
+      config_error([&] { resolve_config(json::parse(R"({"name": )" + deep + "}"), "my.json"); }),
+      config_error([&] { resolve_config(json::parse(R"({"train": {")" + long_word + R"(": 1}})"), "my.json"); }),
+      config_error([&] {
+        parse_run_config(resolve_config(json::parse(R"({"model": {"activation": ")" + long_word + R"("}})"), "c"));
+      }),
+      config_error([&] { parse_run_config(resolve_config(json{{"model", {{"fc", std::vector<int>(5000, 0)}}}}, "c")); }),
+      config_error([&] { expand_sweep(resolve_config(json::parse(R"({"sweep": {"seed": [")" + long_word + R"("]}})"), "s")); }),
+      config_error([&] { expand_sweep(resolve_config(json::parse(R"({"sweep": {"sweep.)" + long_word + R"(": [1]}})"), "s")); }),
+  };
+  json user = json::object();
+  const std::vector<std::string> set_messages = {
+      config_error([&] { apply_override(user, "name=" + deep); }),                  // valid JSON, wrong type
+      config_error([&] { apply_override(user, "model.fc=" + deep.substr(0, 5000)); }),  // not valid JSON
+      config_error([&] { apply_override(user, "train." + long_word + "=1"); }),         // unknown key
+      config_error([&] { apply_override(user, long_word); }),                           // no '='
+  };
+  for (const auto* list : {&messages, &set_messages}) {
+    for (const std::string& m : *list) {
+      INFO("message: ", m);
+      CHECK(!m.empty());
+      CHECK(code_points(m) < bound);
+      CHECK(m.find('\n') == std::string::npos);
+      CHECK(m.find("\u2026") != std::string::npos);
+    }
+  }
+  CHECK(messages[0].find("my.json: \"name\" must be a string, got [[[[") == 0);
+}
+
+TEST_CASE("--set: a bad value names the --set, not the config file; JSON that does not parse is an error") {
+  json user = parse(R"({"model": {"family": "plain14"}})");
+  const std::string wrong_type = config_error([&] { apply_override(user, "train.batch=abc"); });
+  CHECK(wrong_type.find("--set train.batch=abc: \"train.batch\" must be an integer, got \"abc\"") == 0);
+  // Objects are checked key by key, like the config file.
+  CHECK(config_error([&] { apply_override(user, R"(optim={"lr": "x"})"); })
+            .find(R"(--set optim={"lr": "x"}: "optim.lr" must be a number)") == 0);
+  CHECK(config_error([&] { apply_override(user, R"(optim={"lrr": 1})"); }).find("did you mean \"optim.lr\"") !=
+        std::string::npos);
+  // Text that starts as only JSON does (a list, an object, a string, a number) must parse.
+  for (const char* bad : {"model.fc=[32,", "model.fc= [32", R"(optim={"lr": )", R"(init.kind="xavier)", "train.epochs=3x",
+                          "optim.lr=-", "optim.lr=1e999"}) {
+    const std::string m = config_error([&] { apply_override(user, bad); });
+    INFO(bad, " -> ", m);
+    CHECK(m.find(std::string("--set ") + bad + ": not valid JSON (") == 0);
+  }
+  // A bare word stays a string; a quoted string is a string too.
+  apply_override(user, "init.kind=xavier");
+  apply_override(user, "data.path=runs/x");
+  apply_override(user, R"(out="2024-runs")");
+  CHECK(user["init"]["kind"] == "xavier");
+  CHECK(user["data"]["path"] == "runs/x");
+  CHECK(user["out"] == "2024-runs");
+  // The file's own mistakes still name the file; a --set that fixes one wins.
+  json bad_file = parse(R"({"model": {"family": "plain14"}, "train": {"batch": "abc"}})");
+  CHECK(config_error([&] { resolve_config(bad_file, "my.json"); }).find("my.json: \"train.batch\"") == 0);
+  apply_override(bad_file, "train.batch=16");
+  CHECK(parse_run_config(resolve_config(bad_file, "my.json")).train.batch == 16);
+}
