@@ -369,18 +369,27 @@ SafetensorsFile read_safetensors(const std::string& path) {
     throw invalid("file is " + std::to_string(file_bytes) +
                   " bytes, shorter than the 8-byte header length");
   }
+  // Some other file (a config, a text file, a PyTorch pickle) shows itself here: read as a length,
+  // its first 8 bytes make no sense for its size, or the header does not open a JSON object.
+  auto not_safetensors = [&](const std::string& why) { return invalid("not a safetensors file (" + why + ")"); };
   uint64_t header_bytes = 0;
   read_exactly(&header_bytes, 8, "the header length");
-  if (header_bytes == 0) throw invalid("header length is 0");
+  if (header_bytes == 0) throw not_safetensors("header length is 0");
   if (header_bytes > kMaxHeaderBytes) {
-    throw invalid("header length " + std::to_string(header_bytes) + " exceeds the 100 MB limit");
+    throw not_safetensors("header length " + std::to_string(header_bytes) + " exceeds the 100 MB limit");
   }
   if (header_bytes > file_bytes - 8) {
-    throw invalid("header length " + std::to_string(header_bytes) + " exceeds the " +
-                  std::to_string(file_bytes - 8) + " bytes after the length field");
+    throw not_safetensors("header length " + std::to_string(header_bytes) + " exceeds the " +
+                          std::to_string(file_bytes - 8) + " bytes after the length field");
   }
   std::string header_text(size_t(header_bytes), '\0');
   read_exactly(header_text.data(), header_bytes, "the header");
+  if (header_text[0] != '{') {
+    const unsigned char first = static_cast<unsigned char>(header_text[0]);
+    char shown[8];
+    std::snprintf(shown, sizeof shown, first >= 0x20 && first < 0x7f ? "'%c'" : "0x%02x", first);
+    throw not_safetensors(std::string("the header starts with ") + shown + ", not '{'");
+  }
 
   Header header;
   HeaderParser parser(header);

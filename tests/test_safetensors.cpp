@@ -192,13 +192,13 @@ TEST_CASE("safetensors rejects: a file shorter than the length field") {
   CHECK_REJECTED("", "file is 0 bytes");
 }
 TEST_CASE("safetensors rejects: header length 0") {
-  CHECK_REJECTED(u64_le(0) + "{}", "header length is 0");
+  CHECK_REJECTED(u64_le(0) + "{}", "not a safetensors file (header length is 0");
 }
 TEST_CASE("safetensors rejects: header length beyond the file") {
-  CHECK_REJECTED(u64_le(100) + "{}", "header length 100 exceeds the 2 bytes");
+  CHECK_REJECTED(u64_le(100) + "{}", "not a safetensors file (header length 100 exceeds the 2 bytes");
 }
 TEST_CASE("safetensors rejects: absurd header length") {
-  CHECK_REJECTED(u64_le(100'000'001) + "{}", "exceeds the 100 MB limit");
+  CHECK_REJECTED(u64_le(100'000'001) + "{}", "not a safetensors file (header length 100000001 exceeds the 100 MB limit");
   CHECK_REJECTED(u64_le(~uint64_t(0)) + "{}", "exceeds the 100 MB limit");
 }
 TEST_CASE("safetensors rejects: header that is not JSON") {
@@ -206,9 +206,18 @@ TEST_CASE("safetensors rejects: header that is not JSON") {
   CHECK_REJECTED(file_bytes("{} x", ""), "header is not valid JSON");
   CHECK_REJECTED(file_bytes(std::string("{\"\xff\":1}"), ""), "header is not valid JSON");
 }
-TEST_CASE("safetensors rejects: header that is not an object") {
-  CHECK_REJECTED(file_bytes("[1, 2]", ""), "header is not a JSON object");
-  CHECK_REJECTED(file_bytes("\"text\"", ""), "header is not a JSON object");
+TEST_CASE("safetensors rejects: header that is not an object, as not a safetensors file") {
+  CHECK_REJECTED(file_bytes("[1, 2]", ""), "not a safetensors file (the header starts with '[', not '{')");
+  CHECK_REJECTED(file_bytes("\"text\"", ""), "not a safetensors file (the header starts with '\"'");
+  CHECK_REJECTED(file_bytes(std::string("\x01{}", 3), ""), "the header starts with 0x01");
+}
+TEST_CASE("safetensors rejects: another kind of file, as not a safetensors file") {
+  // A config given where a checkpoint belongs: its first 8 bytes, read as a little-endian length,
+  // are about 7e18, far beyond any header and beyond the file.
+  const std::string config = "{\n  \"name\": \"tiny\",\n  \"seed\": 1\n}\n";
+  CHECK_REJECTED(config, "not a safetensors file (header length ");
+  // A length that fits the file but text that is not a JSON object.
+  CHECK_REJECTED(u64_le(4) + "abcd", "not a safetensors file (the header starts with 'a', not '{')");
 }
 TEST_CASE("safetensors rejects: metadata that is not string to string") {
   CHECK_REJECTED(file_bytes(R"({"__metadata__":{"step":3}})", ""),
