@@ -68,7 +68,7 @@ Curves read_curves(const std::string& dir, const std::string& label) {
   Curves c;
   c.train_error.label = label + " train";
   c.test_error.label = label + " test";
-  c.train_loss.label = label;
+  c.train_loss.label = label;  // the loss panel's legend: the runs, all trained
   for (auto& e : read_run_log((fs::path(dir) / "log.jsonl").string())) {
     const std::string kind = e.value("event", "");
     if (kind == "train") {
@@ -86,20 +86,26 @@ Curves read_curves(const std::string& dir, const std::string& label) {
 
 }  // namespace
 
+// One colour per run, the same in both panels, and one line style per split: train solid, test
+// dashed. The legend says each once: the runs by colour, the splits by a grey swatch.
 void write_comparison_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& title) {
   Chart errors{title.empty() ? "error" : title + ": error", "epochs", "error (%)", {}, 0.0, std::nullopt, false};
   Chart loss{"training loss", "epochs", "loss", {}, std::nullopt, std::nullopt, true};
-  for (auto& d : dirs) {
-    Curves c = read_curves(d, dirs.size() == 1 ? "" : run_label(d));
-    if (dirs.size() == 1) {
-      c.train_error.label = "train (running mean)";
-      c.test_error.label = "test";
-      c.train_loss.label = "train";
-    }
+  const bool one_run = dirs.size() == 1;
+  const int train = LineStyle::kSolid, test = LineStyle::kDashed;
+  for (size_t r = 0; r < dirs.size(); ++r) {
+    const int colour = int(r);
+    Curves c = read_curves(dirs[r], one_run ? "train" : run_label(dirs[r]));
+    c.train_error.style = c.train_loss.style = LineStyle{colour, train};
+    c.test_error.style = LineStyle{colour, test};
+    if (!one_run) errors.legend.push_back({run_label(dirs[r]), {colour, train}});
     errors.series.push_back(std::move(c.train_error));
     if (!c.test_error.x.empty()) errors.series.push_back(std::move(c.test_error));
     loss.series.push_back(std::move(c.train_loss));
   }
+  const int key = one_run ? 0 : LineStyle::kNeutral;  // one run: its own colour; several: grey
+  errors.legend.push_back({"train (running mean)", {key, train}});
+  errors.legend.push_back({"test", {key, test}});
   write_text_file_atomic(out, render_svg({errors, loss}, 2));
 }
 

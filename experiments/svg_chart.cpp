@@ -230,10 +230,16 @@ std::string path_data(const std::vector<Polyline>& lines) {
   return d;
 }
 
-// Stroke colour and dash of the k-th series, shared by its line and its legend swatch.
-std::string series_stroke(size_t k) {
-  std::string attrs = std::string(" stroke=\"") + kPalette[k % kColours] + "\"";
-  const char* dash = kDashes[(k / kColours) % kDashCount];
+// The style of the k-th series: its own, else colour k, dashed once the colours run out.
+LineStyle style_of(const Series& s, size_t k) {
+  return s.style ? *s.style : LineStyle{int(k % kColours), int(k / kColours)};
+}
+
+// Stroke colour and dash of a style, shared by lines and legend swatches.
+std::string stroke_attrs(const LineStyle& style) {
+  const char* colour = style.colour == LineStyle::kNeutral ? "#666666" : kPalette[std::max(0, style.colour) % kColours];
+  std::string attrs = std::string(" stroke=\"") + colour + "\"";
+  const char* dash = kDashes[std::max(0, style.dash) % kDashCount];
   if (*dash) attrs += std::string(" stroke-dasharray=\"") + dash + "\"";
   return attrs;
 }
@@ -301,55 +307,98 @@ bool touches(Point a, Point b, double x0, double y0, double x1, double y1) {
          inside(dy, y1 - a.y);
 }
 
-// The legend goes in whichever corner of the plot hides the fewest line segments (top right
-// first on a tie: falling training curves usually leave it empty).
-void draw_legend(std::string& out, const Chart& chart, const Plot& plot,
-                 const std::vector<std::vector<Polyline>>& traces) {
+// The legend's rows: the chart's own, else one per series in its style.
+std::vector<LegendEntry> legend_entries(const Chart& chart) {
+  if (!chart.legend.empty()) return chart.legend;
+  std::vector<LegendEntry> entries;
+  for (size_t k = 0; k < chart.series.size(); ++k) entries.push_back({chart.series[k].label, style_of(chart.series[k], k)});
+  return entries;
+}
+
+struct Box {
+  double x, y, w, h;
+};
+
+constexpr double kLegendRow = 16, kSwatch = 24, kLegendInset = 8;
+
+// The legend's size; zero when no row has a label.
+Box legend_size(const std::vector<LegendEntry>& entries) {
   size_t longest = 0;
-  for (const Series& s : chart.series) longest = std::max(longest, s.label.size());
-  if (longest == 0) return;
-  const double row = 16, swatch = 24, inset = 8;
-  const double w = 8 + swatch + 6 + kCharWidth * double(longest) + 8;
-  const double h = 6 + row * double(chart.series.size());
-  const Point corners[] = {{plot.right - w - inset, plot.top + inset},
-                           {plot.left + inset, plot.top + inset},
-                           {plot.right - w - inset, plot.bottom - h - inset},
-                           {plot.left + inset, plot.bottom - h - inset}};
-  Point best = corners[0];
+  for (const LegendEntry& e : entries) longest = std::max(longest, e.label.size());
+  if (longest == 0) return {0, 0, 0, 0};
+  return {0, 0, 8 + kSwatch + 6 + kCharWidth * double(longest) + 8, 6 + kLegendRow * double(entries.size())};
+}
+
+// Line segments of the traces that pass within 2 pixels (a line's width) of the box.
+size_t segments_under(const Box& b, const std::vector<std::vector<Polyline>>& traces) {
+  size_t hidden = 0;
+  for (const auto& lines : traces)
+    for (const Polyline& line : lines)
+      for (size_t i = 0; i < line.size(); ++i)
+        hidden += touches(line[i], line[std::min(i + 1, line.size() - 1)], b.x - 2, b.y - 2, b.x + b.w + 2,
+                          b.y + b.h + 2);
+  return hidden;
+}
+
+// A place inside the plot where the legend hides no line: the corners first (top right first:
+// falling training curves usually leave it empty), then the middles of the edges and the centre.
+// With no such place, the corner that hides the fewest segments, and `clear` is false.
+Box legend_spot(const Plot& plot, Box box, const std::vector<std::vector<Polyline>>& traces, bool& clear) {
+  const double xs[] = {plot.right - box.w - kLegendInset, plot.left + kLegendInset,
+                       (plot.left + plot.right - box.w) / 2};
+  const double ys[] = {plot.top + kLegendInset, plot.bottom - box.h - kLegendInset,
+                       (plot.top + plot.bottom - box.h) / 2};
+  const int order[][2] = {{0, 0}, {1, 0}, {0, 1}, {1, 1}, {0, 2}, {1, 2}, {2, 0}, {2, 1}, {2, 2}};
+  Box best = box;
   size_t best_hidden = SIZE_MAX;
-  for (const Point& c : corners) {
-    size_t hidden = 0;
-    for (const auto& lines : traces) {
-      for (const Polyline& line : lines) {
-        for (size_t i = 0; i < line.size(); ++i) {
-          hidden +=
-              touches(line[i], line[std::min(i + 1, line.size() - 1)], c.x, c.y, c.x + w, c.y + h);
-        }
-      }
-    }
-    if (hidden < best_hidden) best = c, best_hidden = hidden;
+  for (const auto& [xi, yi] : order) {
+    box.x = xs[xi], box.y = ys[yi];
+    if (box.x < plot.left || box.y < plot.top) continue;  // larger than the plot
+    const size_t hidden = segments_under(box, traces);
+    if (hidden < best_hidden) best = box, best_hidden = hidden;
+    if (hidden == 0) break;
   }
-  out += "<g font-size=\"" + px(kFontSize) + "\" fill=\"#222\">\n<rect x=\"" + px(best.x) +
-         "\" y=\"" + px(best.y) + "\" width=\"" + px(w) + "\" height=\"" + px(h) +
+  clear = best_hidden == 0;
+  if (best_hidden == SIZE_MAX) best.x = plot.left + kLegendInset, best.y = plot.top + kLegendInset;
+  return best;
+}
+
+void draw_legend(std::string& out, const std::vector<LegendEntry>& entries, const Box& b) {
+  out += "<g class=\"legend\" font-size=\"" + px(kFontSize) + "\" fill=\"#222\">\n<rect x=\"" + px(b.x) +
+         "\" y=\"" + px(b.y) + "\" width=\"" + px(b.w) + "\" height=\"" + px(b.h) +
          "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#cccccc\" rx=\"3\"/>\n";
-  for (size_t k = 0; k < chart.series.size(); ++k) {
-    const double y = best.y + 3 + row * (double(k) + 0.5);
-    out += line_element(best.x + 8, y, best.x + 8 + swatch, y,
-                        series_stroke(k) + " stroke-width=\"2\"");
-    out += "<text x=\"" + px(best.x + 8 + swatch + 6) + "\" y=\"" + px(y + 4) + "\">" +
-           escape_xml(chart.series[k].label) + "</text>\n";
+  for (size_t k = 0; k < entries.size(); ++k) {
+    const double y = b.y + 3 + kLegendRow * (double(k) + 0.5);
+    out += line_element(b.x + 8, y, b.x + 8 + kSwatch, y, stroke_attrs(entries[k].style) + " stroke-width=\"2\"");
+    out += "<text x=\"" + px(b.x + 8 + kSwatch + 6) + "\" y=\"" + px(y + 4) + "\">" + escape_xml(entries[k].label) +
+           "</text>\n";
   }
   out += "</g>\n";
 }
 
-// One chart, in its own coordinates (the caller translates it to its grid cell).
-void render_chart(std::string& out, const Chart& chart, int index, double width, double height) {
-  validate(chart);
-  const Plot plot = make_plot(chart, width, height);
-  draw_axes(out, chart, plot, width, height);
-
+std::vector<std::vector<Polyline>> trace_all(const Chart& chart, const Plot& plot) {
   std::vector<std::vector<Polyline>> traces;
   for (const Series& s : chart.series) traces.push_back(trace(s, plot, chart.log_y));
+  return traces;
+}
+
+// One chart, in its own coordinates (the caller translates it to its grid cell). The legend goes
+// where it hides no line; failing that, to the right of a plot narrowed to make room for it
+// (unless that would leave the plot under half the chart: then where it hides the least).
+void render_chart(std::string& out, const Chart& chart, int index, double width, double height) {
+  validate(chart);
+  Plot plot = make_plot(chart, width, height);
+  std::vector<std::vector<Polyline>> traces = trace_all(chart, plot);
+  const std::vector<LegendEntry> entries = legend_entries(chart);
+  Box legend = legend_size(entries);
+  bool clear = true;
+  if (legend.w > 0) legend = legend_spot(plot, legend, traces, clear);
+  if (!clear && width - legend.w - 2 * kLegendInset >= width / 2) {
+    plot = make_plot(chart, width - legend.w - 2 * kLegendInset, height);
+    traces = trace_all(chart, plot);
+    legend.x = width - legend.w - kLegendInset, legend.y = plot.top;
+  }
+  draw_axes(out, chart, plot, width, height);
   const std::string clip_id = "plot-area-" + std::to_string(index);
   out += "<clipPath id=\"" + clip_id + "\"><rect x=\"" + px(plot.left) + "\" y=\"" + px(plot.top) +
          "\" width=\"" + px(plot.width()) + "\" height=\"" + px(plot.height()) +
@@ -359,10 +408,10 @@ void render_chart(std::string& out, const Chart& chart, int index, double width,
          " stroke-linejoin=\"round\" stroke-linecap=\"round\">\n";
   for (size_t k = 0; k < traces.size(); ++k) {
     if (traces[k].empty()) continue;
-    out += "<path d=\"" + path_data(traces[k]) + "\"" + series_stroke(k) + "/>\n";
+    out += "<path d=\"" + path_data(traces[k]) + "\"" + stroke_attrs(style_of(chart.series[k], k)) + "/>\n";
   }
   out += "</g>\n";
-  draw_legend(out, chart, plot, traces);
+  if (legend.w > 0) draw_legend(out, entries, legend);
 }
 
 }  // namespace

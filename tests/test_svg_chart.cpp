@@ -6,10 +6,14 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <limits>
+#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "experiments/plot.h"
 #include "experiments/svg_chart.h"
 #include "tests/temp_dir.h"
 #include "tests/xml_check.h"
@@ -204,4 +208,131 @@ TEST_CASE("write_text_file_atomic: writes, replaces, and names the path on failu
     CHECK(std::string(e.what()).find(missing) != std::string::npos);
     CHECK(std::string(e.what()).find(std::strerror(ENOENT)) != std::string::npos);
   }
+}
+
+// --- the legend keeps off the data; runs by colour, splits by line style ----------------------
+
+namespace {
+
+struct Rect {
+  double x, y, w, h;
+};
+
+double attribute(const std::string& tag, const std::string& name) {
+  const size_t at = tag.find(" " + name + "=\"");
+  REQUIRE(at != std::string::npos);
+  return std::stod(tag.substr(at + name.size() + 3));
+}
+
+// The legend's frame and the plot area (the clip rectangle) of a one-chart SVG.
+Rect rect_after(const std::string& svg, const std::string& marker) {
+  const size_t start = svg.find("<rect", svg.find(marker));
+  REQUIRE(start != std::string::npos);
+  const std::string tag = svg.substr(start, svg.find('>', start) - start);
+  return {attribute(tag, "x"), attribute(tag, "y"), attribute(tag, "width"), attribute(tag, "height")};
+}
+
+// Every polyline of every <path d="M x y L x y ..."> (the charts here have no lone points).
+std::vector<std::vector<std::pair<double, double>>> polylines(const std::string& svg) {
+  std::vector<std::vector<std::pair<double, double>>> lines;
+  for (size_t at = svg.find("<path d=\""); at != std::string::npos; at = svg.find("<path d=\"", at + 1)) {
+    std::string text = svg.substr(at + 9, svg.find('"', at + 9) - at - 9), spaced;
+    for (char c : text) spaced += c == 'M' || c == 'L' ? std::string(" ") + c + " " : std::string(1, c);
+    std::istringstream d(spaced);
+    std::string command;
+    double x, y;
+    while (d >> command >> x >> y) {
+      if (command == "M") lines.emplace_back();
+      lines.back().push_back({x, y});
+    }
+  }
+  return lines;
+}
+
+// Whether any drawn line comes within `margin` pixels of the rectangle: each segment sampled
+// every 0.1 px or finer, so a crossing cannot slip between two samples.
+bool covers_a_line(const Rect& r, const std::string& svg, double margin) {
+  for (const auto& line : polylines(svg)) {
+    for (size_t i = 0; i + 1 < line.size(); ++i) {
+      const auto [x0, y0] = line[i];
+      const auto [x1, y1] = line[i + 1];
+      const int steps = 1 + int(10 * std::hypot(x1 - x0, y1 - y0));
+      for (int k = 0; k <= steps; ++k) {
+        const double x = x0 + (x1 - x0) * k / steps, y = y0 + (y1 - y0) * k / steps;
+        if (x > r.x - margin && x < r.x + r.w + margin && y > r.y - margin && y < r.y + r.h + margin) return true;
+      }
+    }
+  }
+  return false;
+}
+
+Series across(const std::string& label, double from, double to, int points = 31) {
+  Series s{label, {}, {}};
+  for (int i = 0; i < points; ++i) {
+    s.x.push_back(0.1 * i);
+    s.y.push_back(from + (to - from) * std::sqrt(i / double(points - 1)));
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("svg: the legend goes where no line passes (Figure 3: one curve high, one falling low)") {
+  // As in fig3_plain30_lr0001: Xavier flat near 90% blocks the top corners, Kaiming's curve
+  // falling from 75% to 15% blocks the bottom ones and the left edge.
+  Chart chart;
+  chart.y_min = 0, chart.y_max = 100;
+  chart.series = {across("kind-kaiming train", 75, 15), across("kind-kaiming test", 30, 16),
+                  across("kind-xavier train", 90, 90), across("kind-xavier test", 89, 89)};
+  const std::string svg = render_svg({chart});
+  REQUIRE(xml_problem(svg).empty());
+  const Rect legend = rect_after(svg, "class=\"legend\""), plot = rect_after(svg, "<clipPath");
+  INFO("legend at ", legend.x, ", ", legend.y, " size ", legend.w, " x ", legend.h);
+  size_t points = 0;
+  for (const auto& l : polylines(svg)) points += l.size();
+  REQUIRE(points == 4 * 31);  // the checks below see every point drawn
+  CHECK(!covers_a_line(legend, svg, 1.0));
+  // Inside the plot: there was room.
+  CHECK(legend.x >= plot.x);
+  CHECK(legend.x + legend.w <= plot.x + plot.w);
+}
+
+TEST_CASE("svg: with lines everywhere in the plot, the legend goes beside it") {
+  Chart chart;
+  for (int k = 0; k <= 20; ++k) chart.series.push_back(across("level " + std::to_string(5 * k), 5 * k, 5 * k));
+  chart.series.push_back(across("rising", 0, 100));
+  const std::string svg = render_svg({chart}, 1, 560, 380);
+  const Rect legend = rect_after(svg, "class=\"legend\""), plot = rect_after(svg, "<clipPath");
+  CHECK(!covers_a_line(legend, svg, 1.0));
+  CHECK(legend.x > plot.x + plot.w);  // right of the plot area, which was narrowed for it
+  CHECK(legend.x + legend.w <= 560);
+}
+
+TEST_CASE("curves of several runs: one colour per run in both panels, train solid and test dashed") {
+  delve::test::TempDir dir("svg_runs");
+  std::vector<std::string> runs;
+  for (const std::string name : {"kind-kaiming", "kind-xavier"}) {
+    const std::string run = dir.file(name);
+    std::filesystem::create_directories(run);
+    std::ofstream log(run + "/log.jsonl");
+    for (int i = 1; i <= 4; ++i)
+      log << R"({"event": "train", "epoch": )" << 0.25 * i << R"(, "error": 0.5, "loss": 1.5})" << "\n";
+    log << R"({"event": "eval", "epoch": 1, "error": 0.4})" << "\n";
+    runs.push_back(run);
+  }
+  const std::string out = dir.file("curves.svg");
+  write_comparison_plot(runs, out, "sweep");
+  const std::string svg = delve::test::read_bytes(out);
+  REQUIRE(xml_problem(svg).empty());
+  // Run 1 blue, run 2 orange: train error, test error and loss each, plus one legend swatch.
+  CHECK(count(svg, "<path d=") == 6);
+  CHECK(count(svg, "stroke=\"#0072B2\"") == 3 + 2);  // its error legend row and its loss legend row
+  CHECK(count(svg, "stroke=\"#D55E00\"") == 3 + 2);
+  // Dashed: the two test curves and the grey "test" key; nothing else.
+  CHECK(count(svg, "stroke-dasharray") == 3);
+  CHECK(count(svg, "stroke=\"#666666\" stroke-dasharray") == 1);
+  CHECK(count(svg, ">train (running mean)</text>") == 1);
+  CHECK(count(svg, ">test</text>") == 1);
+  CHECK(count(svg, ">kind-kaiming</text>") == 2);  // error panel and loss panel
+  CHECK(count(svg, ">kind-xavier</text>") == 2);
 }
