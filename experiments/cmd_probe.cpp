@@ -66,17 +66,27 @@ void print_table(const std::string& name, const InitSpec& init, const std::vecto
               "+border", "std(dL/dx)", "bwd x", "theory", "+border", "P(y>0)");
   // The theory's product over the same layers as the measured ratios: what the whole stack should do.
   double fwd_theory = 1, bwd_theory = 1;
+  // The three ratio columns of one direction; "n/a" where there is no neighbouring weight layer
+  // to compare with (forward for the first layer, backward for the last).
+  auto ratios = [](bool applies, double measured, double gain, double border) {
+    char cells[40];
+    if (applies)
+      std::snprintf(cells, sizeof cells, "%8.3f %8.3f %8.3f", measured, gain, gain * border);
+    else
+      std::snprintf(cells, sizeof cells, "%8s %8s %8s", "n/a", "n/a", "n/a");
+    return std::string(cells);
+  };
   for (size_t i = 0; i < stats.size(); ++i) {
     const LayerStats& s = stats[i];
+    const bool has_previous = i > 0, has_next = i + 1 < stats.size();
     // Measured per-layer variance ratios, the quantities Eq. 10 and Eq. 14 predict.
-    const double fwd = i > 0 ? std::pow(s.response_std / stats[i - 1].response_std, 2) : NAN;
-    const double bwd = i + 1 < stats.size() ? std::pow(s.grad_input_std / stats[i + 1].grad_input_std, 2) : NAN;
-    const double fwd_gain = i > 0 ? s.gain_forward : NAN, bwd_gain = i + 1 < stats.size() ? s.gain_backward : NAN;
-    std::printf("%-7s %-9s %11.3e %8.3f %8.3f %8.3f %11.3e %8.3f %8.3f %8.3f %7.3f\n", s.layer.c_str(),
-                s.describe.c_str(), s.response_std, fwd, fwd_gain, fwd_gain * s.border_factor, s.grad_input_std, bwd,
-                bwd_gain, bwd_gain * s.border_factor, s.positive_fraction);
-    if (std::isfinite(fwd)) fwd_theory *= fwd_gain * s.border_factor;
-    if (std::isfinite(bwd)) bwd_theory *= bwd_gain * s.border_factor;
+    const double fwd = has_previous ? std::pow(s.response_std / stats[i - 1].response_std, 2) : NAN;
+    const double bwd = has_next ? std::pow(s.grad_input_std / stats[i + 1].grad_input_std, 2) : NAN;
+    std::printf("%-7s %-9s %11.3e %s %11.3e %s %7.3f\n", s.layer.c_str(), s.describe.c_str(), s.response_std,
+                ratios(has_previous, fwd, s.gain_forward, s.border_factor).c_str(), s.grad_input_std,
+                ratios(has_next, bwd, s.gain_backward, s.border_factor).c_str(), s.positive_fraction);
+    if (has_previous && std::isfinite(fwd)) fwd_theory *= s.gain_forward * s.border_factor;
+    if (has_next && std::isfinite(bwd)) bwd_theory *= s.gain_backward * s.border_factor;
   }
   const LayerStats& first = stats.front();
   const LayerStats& last = stats.back();
@@ -116,7 +126,8 @@ int command_probe(const ProbeArgs& args) {
               "(Eq. 10/15) and ½(1+a²)·n̂·Var[w] (Eq. 14); +border: times the share of kernel taps inside the image\n"
               "(zero padding gives border pixels fewer inputs: 0.96 at 32x32, 0.92 at 16x16, 0.84 at 8x8).\n"
               "Across a max-pool or the first fc layer the measured ratio also holds pooling's effect, which\n"
-              "the theory leaves out.\n");
+              "the theory leaves out. n/a: no ratio to take (fwd: the first weight layer has no previous one;\n"
+              "bwd: the last has no next one).\n");
   if (!args.json_out.empty()) write_text_file_atomic(args.json_out, out.dump(2) + "\n");
   if (!args.svg_out.empty()) write_text_file_atomic(args.svg_out, render_svg({fwd, bwd, pos}, 3, 460, 360));
   return kExitOk;

@@ -11,16 +11,17 @@ uint64_t derive_seed(uint64_t seed, uint64_t purpose) {
   return r.next_u64();
 }
 
+void keep_first_images(Dataset& split, size_t n) {
+  if (n == 0 || n >= split.size()) return;
+  split.images.resize(n * split.image_bytes());
+  split.labels.resize(n);
+}
+
 std::unique_ptr<Session> open_session(const RunConfig& config) {
   auto s = std::make_unique<Session>();
   s->config = config;
   s->data = load_data(config.data);
-  if (config.train.eval_subset > 0 && size_t(config.train.eval_subset) < s->data.test.size()) {
-    // Evaluate on the first N test images: keep them, drop the rest.
-    Dataset& t = s->data.test;
-    t.images.resize(size_t(config.train.eval_subset) * t.c * t.h * t.w);
-    t.labels.resize(size_t(config.train.eval_subset));
-  }
+  keep_first_images(s->data.test, size_t(config.train.eval_subset));  // evaluate on the first N
   s->normalizer = std::make_unique<Normalizer>(s->data.train, config.data);
   const int side = config.data.pad_to;
   s->input = Shape{config.train.batch, s->data.train.c, side, side};

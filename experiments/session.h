@@ -22,6 +22,9 @@ struct Session {
 // Loads the data, fits the normaliser on the training split, builds and initialises the net.
 std::unique_ptr<Session> open_session(const RunConfig& config);
 
+// Keeps the first n images of a split and drops the rest (n = 0: all).
+void keep_first_images(Dataset& split, size_t n);
+
 // Derives an independent seed for one purpose ("init", "dropout", ...) from the run's seed.
 uint64_t derive_seed(uint64_t seed, uint64_t purpose);
 
