@@ -7,13 +7,13 @@
 
 namespace delve {
 
-int command_bench_data(const std::string& config, const std::vector<std::string>& sets, int batch, int batches) {
-  json user = config.empty() ? json::object() : load_config_file(config);
-  for (auto& s : sets) apply_override(user, s);
-  json resolved = resolve_config(user, config.empty() ? "defaults" : config);
+int command_bench_data(const BenchDataArgs& args) {
+  json user = args.config.empty() ? json::object() : load_config_file(args.config);
+  for (auto& s : args.sets) apply_override(user, s);
+  json resolved = resolve_config(user, args.config.empty() ? "defaults" : args.config);
   resolved.erase("sweep");
   if (resolved["model"]["family"] == "plain") resolved["model"]["family"] = "plain14";  // the model is not used
-  return run_data_benchmark(parse_run_config(resolved).data, batch, batches, std::cout);
+  return run_data_benchmark(parse_run_config(resolved).data, args.batch, args.batches, std::cout);
 }
 
 }  // namespace delve

@@ -46,8 +46,12 @@ struct EvalArgs {
 };
 int command_eval(const EvalArgs& args);
 
-// CONFIG may be empty: the default data (Fashion-MNIST).
-int command_bench_data(const std::string& config, const std::vector<std::string>& sets, int batch, int batches);
+struct BenchDataArgs {
+  std::string config;  // may be empty: the default data (Fashion-MNIST)
+  std::vector<std::string> sets;
+  int batch = 128, batches = 400;
+};
+int command_bench_data(const BenchDataArgs& args);
 
 int command_bench_gemm(int repeats);
 

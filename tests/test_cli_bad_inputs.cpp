@@ -15,6 +15,7 @@
 #include "tests/checkpoint_compare.h"
 #include "tests/file_bytes.h"
 #include "tests/run_delve.h"
+#include "tests/xml_check.h"
 
 namespace fs = std::filesystem;
 using namespace delve;
@@ -253,4 +254,82 @@ TEST_CASE("bad inputs: exit code, a message naming the culprit, existing results
   // A full disk leaves the previous checkpoint whole: the same tensors as before the attempt.
   test::check_same_tensors(existing + "/checkpoint.safetensors", path("full/checkpoint.safetensors"));
   CHECK(read_bytes(path("full/checkpoint.safetensors")) == checkpoint);
+}
+
+TEST_CASE("command line: --version, delve's error form, eval's --set and file checks, probe's n/a") {
+  test::TempDir tmp("cli_messages");
+  const std::string good = tmp / "good.json", run = tmp / "run";
+  test::write_file(good, bytes_of(kGoodConfig));
+  auto delve = [&](const std::vector<std::string>& args) { return test::run_delve(args, tmp.str()); };
+  auto one_line = [](const std::string& err) { return err.find('\n') == err.size() - 1; };
+  const test::DelveResult trained = delve({"run", good, "--out", run, "--quiet"});
+  REQUIRE_MESSAGE(trained.exit_code == kExitOk, trained.err);
+  const std::string checkpoint = run + "/checkpoint.safetensors";
+
+  {  // --version prints the revision and BLAS core that a run logs
+    const std::string log = read_bytes(run + "/log.jsonl");
+    const auto start = nlohmann::json::parse(log.substr(0, log.find('\n')));
+    const test::DelveResult r = delve({"--version"});
+    CHECK(r.exit_code == kExitOk);
+    CHECK(r.out == "delve " + start["version"].get<std::string>() + " (OpenBLAS core " +
+                       start["blas_core"].get<std::string>() + ")\n");
+    CHECK(delve({"--help"}).out.find("Exit codes: 0 ok, 1 other error, 2 usage") != std::string::npos);
+  }
+  {  // a missing config is delve's one-line error
+    const test::DelveResult r = delve({"run", tmp / "nonexist.json"});
+    CHECK(r.exit_code == kExitUsage);
+    CHECK(r.err.rfind("delve: error: ", 0) == 0);
+    CHECK_MESSAGE_HAS(r.err, tmp / "nonexist.json");
+    CHECK_MESSAGE_HAS(r.err, "delve run --help");
+    CHECK(one_line(r.err));
+  }
+  {  // --set: the --set is blamed, and text that starts as JSON must be JSON
+    test::DelveResult r = delve({"run", good, "--out", tmp / "new", "--set", "train.batch=abc"});
+    CHECK(r.exit_code == kExitConfig);
+    CHECK(r.err == "delve: error: --set train.batch=abc: \"train.batch\" must be an integer, got \"abc\"\n");
+    r = delve({"run", good, "--out", tmp / "new", "--set", "model.fc=[32,"});
+    CHECK(r.exit_code == kExitConfig);
+    CHECK(r.err.rfind("delve: error: --set model.fc=[32,: not valid JSON (", 0) == 0);
+  }
+  {  // huge values are quoted cut short
+    const std::string deep = std::string(5000, '[') + std::string(5000, ']');
+    nlohmann::json config = nlohmann::json::parse(kGoodConfig);
+    config["name"] = nlohmann::json::parse(deep);
+    test::write_file(tmp / "deep.json", bytes_of(config.dump()));
+    for (const auto& args : {std::vector<std::string>{"run", tmp / "deep.json"},
+                             std::vector<std::string>{"run", good, "--set", "name=" + deep},
+                             std::vector<std::string>{"run", good, "--only", std::string(10000, 'x')},
+                             std::vector<std::string>{std::string(10000, 'x')}}) {
+      const test::DelveResult r = delve(args);
+      INFO("stderr: ", r.err);
+      CHECK((r.exit_code == kExitConfig || r.exit_code == kExitUsage));
+      CHECK(r.err.size() < 400);  // fixed text and an 80-character quote, against 10,000 before
+      CHECK(r.err.find("\u2026") != std::string::npos);
+      CHECK(one_line(r.err));
+    }
+  }
+  {  // eval: a JSON file is not a safetensors file
+    const test::DelveResult r = delve({"eval", good});
+    CHECK(r.exit_code == kExitCheckpoint);
+    CHECK_MESSAGE_HAS(r.err, good + ": not a safetensors file (header length ");
+  }
+  {  // eval honours train.eval_subset and refuses keys it does not use
+    test::DelveResult r = delve({"eval", checkpoint});
+    CHECK(r.exit_code == kExitOk);
+    CHECK_MESSAGE_HAS(r.out, "test split: 16 images");  // synthetic_test of kGoodConfig
+    r = delve({"eval", checkpoint, "--set", "train.eval_subset=5"});
+    CHECK(r.exit_code == kExitOk);
+    CHECK_MESSAGE_HAS(r.out, "test split: 5 images");
+    r = delve({"eval", checkpoint, "--split", "train", "--set", "train.eval_subset=7"});
+    CHECK_MESSAGE_HAS(r.out, "train split: 7 images");
+    r = delve({"eval", checkpoint, "--set", "optim.lr=0.5"});
+    CHECK(r.exit_code == kExitConfig);
+    CHECK_MESSAGE_HAS(r.err, "--set optim.lr=0.5: eval does not use \"optim.lr\" (it reads data.*");
+  }
+  {  // probe: n/a where a ratio does not apply, never nan
+    const test::DelveResult r = delve({"probe", good, "--batches", "1"});
+    REQUIRE_MESSAGE(r.exit_code == kExitOk, r.err);
+    CHECK(r.out.find("nan") == std::string::npos);
+    CHECK(test::count(r.out, "n/a") == 6 + 1);  // 3 forward cells of the first layer, 3 backward of the last; legend
+  }
 }
