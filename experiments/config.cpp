@@ -297,6 +297,11 @@ std::vector<SweepMember> expand_sweep(const json& resolved) {
           slot = v;
         const std::string leaf = key.substr(key.rfind('.') == std::string::npos ? 0 : key.rfind('.') + 1);
         child.name = (m.name.empty() ? "" : m.name + "_") + sanitize(leaf + "-" + value_name(v, index));
+        constexpr size_t kMaxName = 255;  // NAME_MAX of common file systems: the member's directory
+        if (child.name.size() > kMaxName)
+          throw ConfigError("sweep: member \"" + clipped(child.name) + "\" names its directory with " +
+                            std::to_string(child.name.size()) + " characters, more than the " +
+                            std::to_string(kMaxName) + " a file system allows (sweep shorter values)");
         next.push_back(std::move(child));
         ++index;
       }

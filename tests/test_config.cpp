@@ -171,6 +171,7 @@ TEST_CASE("a huge bad value gives a one-line error of readable length, from ever
       config_error([&] { parse_run_config(resolve_config(json{{"model", {{"fc", std::vector<int>(5000, 0)}}}}, "c")); }),
       config_error([&] { expand_sweep(resolve_config(json::parse(R"({"sweep": {"seed": [")" + long_word + R"("]}})"), "s")); }),
       config_error([&] { expand_sweep(resolve_config(json::parse(R"({"sweep": {"sweep.)" + long_word + R"(": [1]}})"), "s")); }),
+      config_error([&] { expand_sweep(resolve_config(json::parse(R"({"sweep": {"name": [")" + long_word + R"("]}})"), "s")); }),
   };
   json user = json::object();
   const std::vector<std::string> set_messages = {
