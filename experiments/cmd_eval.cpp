@@ -14,10 +14,9 @@ namespace delve {
 
 namespace {
 
-// The keys of a run's config that eval reads: the data and how it is batched. The model comes
-// from the checkpoint, and the initialisation, the optimiser and the length of training play no
-// part, so overriding them would silently change nothing: such a --set is refused.
-constexpr const char* kEvalKeys = "data.*, seed, train.batch, train.eval_subset, train.threads";
+// kEvalSetKeys: the data and how it is batched. The model comes from the checkpoint, and the
+// initialisation, the optimiser and the length of training play no part, so overriding them
+// would silently change nothing: such a --set is refused.
 
 void check_eval_reads(const std::string& assignment) {
   const std::string key = assignment.substr(0, assignment.find('='));
@@ -25,7 +24,7 @@ void check_eval_reads(const std::string& assignment) {
                      key == "train.eval_subset" || key == "train.threads";
   if (!reads)
     throw ConfigError("--set " + clipped(assignment) + ": eval does not use \"" + clipped(key) + "\" (it reads " +
-                      kEvalKeys + ")");
+                      kEvalSetKeys + ")");
 }
 
 }  // namespace

@@ -45,6 +45,8 @@ struct EvalArgs {
   std::string split = "test";
 };
 int command_eval(const EvalArgs& args);
+// The config keys eval's --set may change: what eval reads. Others are refused (cmd_eval.cpp).
+constexpr const char* kEvalSetKeys = "data.*, seed, train.batch, train.eval_subset, train.threads";
 
 struct BenchDataArgs {
   std::string config;  // may be empty: the default data (Fashion-MNIST)

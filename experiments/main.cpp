@@ -110,8 +110,8 @@ void slopes_options(CLI::App& cmd, SlopesArgs& slopes) {
 void eval_options(CLI::App& cmd, EvalArgs& eval) {
   cmd.add_option("checkpoint", eval.checkpoint, "checkpoint.safetensors of a run")->required()->check(CLI::ExistingFile);
   cmd.add_option("--set", eval.sets,
-                 "Override a value of the run's config that eval reads: data.*, train.batch, train.eval_subset, "
-                 "train.threads (e.g. data.path=...)")
+                 std::string("Override a value of the run's config that eval reads: ") + kEvalSetKeys +
+                     " (e.g. data.path=...)")
       ->allow_extra_args(false);
   cmd.add_option("--split", eval.split, "test | train")->check(CLI::IsMember({"test", "train"}));
   cmd.footer("\nExample:\n  delve eval runs/default/kind-kaiming/checkpoint.safetensors");
