@@ -219,9 +219,9 @@ json override_value(const std::string& key, const std::string& text, const std::
   } catch (const json::exception& e) {  // a parse error, or out_of_range for a number like 9e999
     const size_t first = text.find_first_not_of(" \t");
     const char c = first == std::string::npos ? ' ' : text[first];
-    if (std::string("[{\"-").find(c) == std::string::npos && !std::isdigit(static_cast<unsigned char>(c)))
-      return text;
-    const bool number_like = c == '-' || std::isdigit(static_cast<unsigned char>(c));  // 2024-runs, -x: strings?
+    const bool number_like = c == '-' || std::isdigit(static_cast<unsigned char>(c));
+    if (!number_like && c != '[' && c != '{' && c != '"') return text;
+    // A string may start like a number (2024-runs): say how to give one.
     throw ConfigError(origin + ": not valid JSON (" + json_error_text(e) + ")" +
                       (number_like ? "; to give a string, quote it: --set '" + clipped(key) + "=\"...\"'" : ""));
   }
