@@ -3,15 +3,19 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "core/atomic_file.h"
 #include "core/blas.h"
 #include "core/error.h"
+#include "data/load.h"
 #include "experiments/checkpoint.h"
 #include "experiments/evaluate.h"
 #include "experiments/layer_stats.h"
 #include "experiments/progress.h"
+#include "experiments/run_directory.h"
 #include "experiments/run_log.h"
 #include "experiments/session.h"
 #include "experiments/signals.h"
@@ -56,6 +60,106 @@ nlohmann::json layer_list(Net& net) {
   return list;
 }
 
+// The figures a summary reports: the last epoch's train loss and error, the last evaluation.
+struct Figures {
+  double train_loss = NAN, train_error = NAN, test_loss = NAN, test_error = NAN;
+  int64_t eval_iteration = -1;  // of the last evaluation, -1: none yet
+};
+
+// The config as recorded in config.json and the checkpoint: the resolved config, with data.path
+// the directory actually read (absolute; the source's default location when none was given).
+nlohmann::json recorded_config(const RunConfig& cfg) {
+  nlohmann::json resolved = cfg.resolved;
+  const std::string location = data_location(cfg.data);
+  if (!location.empty()) resolved["data"]["path"] = fs::absolute(location).lexically_normal().string();
+  return resolved;
+}
+
+// The steps a config plans (its resolved "train" section) over `images` training images.
+int64_t planned_iterations(const nlohmann::json& train, int64_t images) {
+  const int64_t iterations = train.value("iterations", int64_t(0));
+  if (iterations > 0) return iterations;
+  return train.value("epochs", int64_t(1)) * (images / std::max<int64_t>(1, train.value("batch", int64_t(1))));
+}
+
+// "train.epochs 40 -> 20, optim.lr 0.02 -> 0.01": the keys in which two resolved configs differ.
+std::string describe_changes(const nlohmann::json& before, const nlohmann::json& after) {
+  std::string text;
+  for (auto& d : nlohmann::json::diff(before, after)) {
+    const nlohmann::json::json_pointer at(d["path"].get<std::string>());
+    std::string key = at.to_string().substr(1);
+    std::replace(key.begin(), key.end(), '/', '.');
+    auto value = [&](const nlohmann::json& j) { return j.contains(at) ? j.at(at).dump() : std::string("(none)"); };
+    text += (text.empty() ? "" : ", ") + key + " " + value(before) + " -> " + value(after);
+  }
+  return text;
+}
+
+// summary.json of the run, or null when it is missing or unreadable (rank 0's view).
+nlohmann::json read_summary_file(const RunDirectory& run) {
+  std::ifstream in(run.file("summary.json"));
+  return in ? nlohmann::json::parse(in, nullptr, false) : nlohmann::json();
+}
+
+// Whether summary.json records the run as completed at iteration `done`.
+bool summary_completed(const RunDirectory& run, int64_t done) {
+  const nlohmann::json s = read_summary_file(run);
+  return s.is_object() && s.value("status", "") == "completed" && s.value("iterations", int64_t(-1)) == done;
+}
+
+// Copies `values` from rank 0 to every rank (a sum to which the other ranks add zeros).
+void share_from_root(std::vector<double>& values, Communicator& comm) {
+  if (!comm.is_root()) std::fill(values.begin(), values.end(), 0.0);
+  comm.allreduce_sum(values.data(), values.size());
+}
+
+// The latest train and test figures a resumed run had logged up to its checkpoint, so that its
+// summary reports them as an uninterrupted run would, even when this process trains no full epoch.
+Figures recover_figures(const RunDirectory& run, int64_t done, Communicator& comm) {
+  Figures f;
+  if (comm.is_root() && run.has_log)
+    for (auto& e : read_run_log(run.file("log.jsonl"))) {
+      if (!e.contains("iteration") || !e["iteration"].is_number() || e["iteration"].get<int64_t>() > done) continue;
+      const std::string kind = e.value("event", "");
+      auto number = [&](const char* key) { return e.contains(key) && e[key].is_number() ? e[key].get<double>() : NAN; };
+      if (kind == "epoch") f.train_loss = number("train_loss"), f.train_error = number("train_error");
+      if (kind == "eval") f.test_loss = number("loss"), f.test_error = number("error"), f.eval_iteration = e["iteration"];
+    }
+  std::vector<double> v = {f.train_loss, f.train_error, f.test_loss, f.test_error, double(f.eval_iteration)};
+  share_from_root(v, comm);
+  return {v[0], v[1], v[2], v[3], int64_t(v[4])};
+}
+
+// Whether a resume of a checkpoint at `done` of the `planned` steps of its config, now with
+// `total` steps, trains: true to go on, false when the run is already complete with this very
+// config (nothing to do, nothing changed). UsageError, before any file is touched, when it would
+// shorten the run or train nothing with a changed config; a changed config that does train is
+// named on stderr.
+bool check_resume(const RunDirectory& run, int64_t done, int64_t planned, int64_t total, const nlohmann::json& before,
+                  const nlohmann::json& after, Communicator& comm) {
+  const std::string changes = describe_changes(before, after);
+  const std::string where = "--resume: the run in '" + run.dir.string() + "'";
+  if (total < planned)
+    throw UsageError(where + " planned " + std::to_string(planned) + " iterations; this config would shorten it to " +
+                     std::to_string(total) + " (" + changes + "); resume it with its own length, or start over with --force");
+  if (done >= total) {
+    if (!changes.empty())
+      throw UsageError(where + " is complete (iteration " + std::to_string(done) + " of " + std::to_string(total) +
+                       "): nothing would be trained, so the changed config (" + changes +
+                       ") would not take effect; raise train.epochs or train.iterations to continue it");
+    const bool finished = comm.any(comm.is_root() && summary_completed(run, done));
+    if (finished) {
+      if (comm.is_root())
+        std::fprintf(stderr, "delve: the run in '%s' is already complete (iteration %lld of %lld): nothing to do\n",
+                     run.dir.c_str(), (long long)done, (long long)total);
+      return false;
+    }
+  }
+  if (!changes.empty() && comm.is_root())
+    std::fprintf(stderr, "delve: resuming '%s' with a changed config: %s\n", run.dir.c_str(), changes.c_str());
+  return true;
+}
+
 }  // namespace
 
 nlohmann::json slopes_json(Net& net) {
@@ -80,68 +184,53 @@ nlohmann::json slopes_json(Net& net) {
 }
 
 RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
-  const fs::path dir = opt.dir;
-  const std::string ckpt = (dir / "checkpoint.safetensors").string();
-  const std::string log_path = (dir / "log.jsonl").string();
   // Under mpirun rank 0 alone writes the run directory, and its view of it decides for every rank.
   Communicator& comm = opt.comm ? *opt.comm : world();
   const bool show_progress = opt.progress && comm.is_root();
-  std::error_code ec;
-  const bool have_ckpt = comm.any(comm.is_root() && fs::exists(ckpt));
-  const bool have_log = comm.any(comm.is_root() && fs::exists(log_path));
-  if (!opt.resume && !opt.force && (have_ckpt || have_log))
-    throw UsageError("'" + dir.string() + "' already holds a run; pass --resume to continue it, --force to start it over, "
-                     "or --out to choose another directory");
-  // Not a progress line: said even with --quiet, since the earlier steps are being redone.
-  if (opt.resume && !have_ckpt && have_log)
-    std::fprintf(stderr, "delve: no complete checkpoint in '%s': starting this run from the beginning\n", dir.c_str());
-  const bool resuming = opt.resume && have_ckpt;
-  // Temporary files of atomic writes that a killed process left behind (never read as results).
-  for (const char* f : {"checkpoint.safetensors", "config.json", "summary.json", "log.jsonl", "curves.svg"})
-    remove_stale_temporaries((dir / f).string());
+  const RunDirectory run = inspect_run_directory(opt.dir, opt.resume, opt.force, comm);
+  const std::string ckpt = run.file("checkpoint.safetensors");
 
   const int threads = cfg.train.threads > 0 ? cfg.train.threads : default_threads();
   blas_set_threads(threads);
-  // Data and model first: a config or data error leaves no directory behind.
+  // Everything that can refuse the run comes before the directory is changed: a bad config, data,
+  // model or resume leaves an existing run as it was.
   auto session = open_session(cfg);
-  if (comm.is_root()) {
-    fs::create_directories(dir, ec);
-    if (ec) throw Error("cannot create run directory '" + dir.string() + "': " + ec.message());
-    if (!resuming)
-      for (const char* f : {"log.jsonl", "summary.json", "checkpoint.safetensors"}) fs::remove(dir / f, ec);
-  }
   Net& net = session->net;
   Batcher train_batches(session->data.train, *session->normalizer, cfg.data, cfg.train.batch, true);
   Batcher test_batches(session->data.test, *session->normalizer, cfg.data, cfg.train.batch, false);
   DataParallel parallel(comm, cfg.train.batch);
   const int64_t per_epoch = int64_t(train_batches.batches_per_epoch());
-  if (per_epoch == 0)
-    throw DataError("the training split has " + std::to_string(session->data.train.size()) +
-                    " images, fewer than one batch of " + std::to_string(cfg.train.batch) + "; lower train.batch");
-  // Only now, with the data loaded and the net built, may --force discard the previous run: a
-  // bad data path or model must leave the existing results as they were.
-  if (!resuming) {
-    for (const char* f : {"log.jsonl", "summary.json", "checkpoint.safetensors"}) fs::remove(dir / f, ec);
-  }
+  const nlohmann::json resolved = recorded_config(cfg);
 
   TrainState st;
   LrSchedule schedule(cfg.schedule);
   nlohmann::json changed = nlohmann::json::array();
-  if (resuming) {
+  const int64_t total = planned_iterations(resolved["train"], int64_t(train_batches.images()));
+  const int64_t epochs_total = (total + per_epoch - 1) / per_epoch;
+  Figures last;
+  if (run.resuming) {
     LoadedCheckpoint loaded = load_checkpoint(ckpt, net);
     st = loaded.state;
     schedule.restore(st.schedule);
-    for (auto& d : nlohmann::json::diff(loaded.config, cfg.resolved)) changed.push_back(d["path"]);
+    for (auto& d : nlohmann::json::diff(loaded.config, resolved)) changed.push_back(d["path"]);
+    const int64_t planned =
+        planned_iterations(loaded.config.value("train", nlohmann::json::object()), int64_t(train_batches.images()));
+    if (!check_resume(run, st.iteration, planned, total, loaded.config, resolved, comm)) {
+      tidy_run_directory(run, comm);
+      return {kExitOk, comm.is_root() ? read_summary_file(run) : nlohmann::json()};
+    }
+    last = recover_figures(run, st.iteration, comm);
   }
-  if (comm.is_root()) write_text_file_atomic((dir / "config.json").string(), cfg.resolved.dump(2) + "\n");
+  SoftmaxCrossEntropy xent;
+  LayerProbe probe(net);
+  Sgd sgd(cfg.sgd);
+  prepare_run_directory(run, resolved.dump(2) + "\n", comm);
 
-  const int64_t total = cfg.train.iterations > 0 ? cfg.train.iterations : int64_t(cfg.train.epochs) * per_epoch;
-  const int64_t epochs_total = (total + per_epoch - 1) / per_epoch;
   RunLog log;
-  if (comm.is_root()) log.open(log_path, resuming ? st.iteration : -1);  // elsewhere write() does nothing
+  if (comm.is_root()) log.open(run.file("log.jsonl"), run.resuming ? st.iteration : -1);  // elsewhere write() does nothing
   log.write({{"event", "start"},
              {"iteration", st.iteration},
-             {"resumed", resuming},
+             {"resumed", run.resuming},
              {"config_changed", changed},
              {"name", cfg.name},
              {"seed", cfg.seed},
@@ -152,17 +241,15 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
              {"version", DELVE_GIT_REVISION},
              {"parameters", net.param_count()},
              {"memory_bytes", net.memory_bytes()},
-             {"train_images", session->data.train.size()},
+             {"train_images", train_batches.images()},
+             {"train_images_available", session->data.train.size()},
              {"test_images", session->data.test.size()},
              {"input", {session->input.c, session->input.h, session->input.w}},
              {"batches_per_epoch", per_epoch},
              {"total_iterations", total},
              {"layers", layer_list(net)},
-             {"config", cfg.resolved}});
+             {"config", resolved}});
 
-  SoftmaxCrossEntropy xent;
-  LayerProbe probe(net);
-  Sgd sgd(cfg.sgd);
   Tensor x, dlogits;
   std::vector<int32_t> labels;
   Progress progress(total, show_progress);
@@ -172,8 +259,9 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
   int64_t interval_n = 0, epoch_n = 0, skipped = 0;
   double step_seconds = 0;
   int64_t step_images = 0;
-  double last_test_loss = NAN, last_test_error = NAN, last_train_loss = NAN, last_train_error = NAN;
-  int64_t last_eval_iteration = -1;
+  double last_test_loss = last.test_loss, last_test_error = last.test_error, last_train_loss = last.train_loss,
+         last_train_error = last.train_error;
+  int64_t last_eval_iteration = last.eval_iteration;
   std::string status = "completed";
   int exit_code = kExitOk;
   std::string failure;
@@ -181,7 +269,7 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
   auto save = [&] {
     st.schedule = schedule.state();
     st.elapsed_seconds = elapsed_before + seconds_since(run_start);
-    if (comm.is_root()) save_checkpoint(ckpt, net, st, cfg.resolved);  // the state is the same on every rank
+    if (comm.is_root()) save_checkpoint(ckpt, net, st, resolved);  // the state is the same on every rank
     log.write({{"event", "checkpoint"}, {"iteration", st.iteration}, {"path", ckpt}});
   };
   auto run_eval = [&] {
@@ -202,8 +290,11 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
   while (st.iteration < total) {
     int64_t epoch = 0, index = 0;
     train_batches.next(x, labels, &epoch, &index);
-    const bool stats_due = st.iteration == 0 || st.iteration + 1 == total ||
-                           (cfg.train.layers_every > 0 && st.iteration % cfg.train.layers_every == 0);
+    // A step's statistics are labelled, like its train, eval and checkpoint events, with the
+    // iteration count after it: the first step is iteration 1.
+    const int64_t after_step = st.iteration + 1;
+    const bool stats_due = after_step == 1 || after_step == total ||
+                           (cfg.train.layers_every > 0 && after_step % cfg.train.layers_every == 0);
     const auto t0 = Clock::now();
     net.zero_grad();
     parallel.use_rank_stream(net.rng());
@@ -225,7 +316,7 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
       if (bad.empty() && stats_due) {
         nlohmann::json layers = nlohmann::json::array();
         for (auto& s : probe.collect()) layers.push_back(to_json(s));
-        log.write({{"event", "layers"}, {"iteration", st.iteration}, {"epoch", double(st.iteration) / per_epoch}, {"layers", layers}});
+        log.write({{"event", "layers"}, {"iteration", after_step}, {"epoch", double(after_step) / per_epoch}, {"layers", layers}});
       }
     }
     parallel.restore_shared_stream(net.rng());
@@ -302,7 +393,7 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
                             {"parameters", net.param_count()},
                             {"slopes", slopes_json(net)}};
   if (!failure.empty()) summary["error_message"] = failure;
-  if (comm.is_root()) write_text_file_atomic((dir / "summary.json").string(), summary.dump(2) + "\n");
+  if (comm.is_root()) write_text_file_atomic(run.file("summary.json"), summary.dump(2) + "\n");
   log.write({{"event", "end"}, {"iteration", st.iteration}, {"status", status}, {"seconds", seconds}});
   if (status == "diverged") throw DivergenceError(failure + " (last good checkpoint kept in '" + ckpt + "' if one was saved)");
   return {exit_code, summary};
