@@ -36,6 +36,15 @@ std::string outcome_line(const std::string& name, const json& summary, const std
   return line;
 }
 
+// After an interrupt: the command that continues where it stopped.
+void say_how_to_continue(const RunArgs& args) {
+  std::string again = "delve run " + args.config + " --resume";
+  if (!args.out.empty()) again += " --out " + args.out;
+  for (auto& s : args.sets) again += " --set '" + s + "'";
+  for (auto& o : args.only) again += " --only " + o;
+  std::fprintf(stderr, "delve: interrupted; state saved. Continue with: %s\n", again.c_str());
+}
+
 }  // namespace
 
 int command_run(const RunArgs& args) {
@@ -120,13 +129,7 @@ int command_run(const RunArgs& args) {
   }
   if (reports)
     for (auto& o : outcomes) std::printf("%s\n", o.c_str());
-  if (exit_code == kExitInterrupted && reports) {
-    std::string again = "delve run " + args.config + " --resume";
-    if (!args.out.empty()) again += " --out " + args.out;
-    for (auto& s : args.sets) again += " --set '" + s + "'";
-    for (auto& o : args.only) again += " --only " + o;
-    std::fprintf(stderr, "delve: interrupted; state saved. Continue with: %s\n", again.c_str());
-  }
+  if (exit_code == kExitInterrupted && reports) say_how_to_continue(args);
   return exit_code;
 }
 
