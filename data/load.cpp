@@ -20,7 +20,7 @@ std::string required_path(const DataSpec& spec, const std::string& holding) {
 
 DataSplits dispatch(const DataSpec& spec) {
   const std::string& s = spec.source;
-  if (s == "fashion-mnist") return load_fashion_mnist(spec.path.empty() ? kFashionMnistDefaultDir : spec.path);
+  if (s == "fashion-mnist") return load_fashion_mnist(data_location(spec));
   if (s == "mnist") return load_mnist(required_path(spec, "the directory holding the MNIST IDX files"));
   if (s == "cifar10") return load_cifar10(required_path(spec, "the directory holding the CIFAR-10 binary batches"));
   if (s == "cifar100")
@@ -32,6 +32,11 @@ DataSplits dispatch(const DataSpec& spec) {
 }
 
 }  // namespace
+
+std::string data_location(const DataSpec& spec) {
+  if (spec.path.empty() && spec.source == "fashion-mnist") return kFashionMnistDefaultDir;
+  return spec.path;
+}
 
 DataSplits load_data(const DataSpec& spec) {
   DataSplits d = dispatch(spec);

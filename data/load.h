@@ -10,4 +10,9 @@ namespace delve {
 // whatever the loader finds wrong; both splits are validated and agree in geometry and classes.
 DataSplits load_data(const DataSpec& spec);
 
+// The directory load_data reads for `spec`: data.path, or the source's default location when it
+// has one (Fashion-MNIST); "" for the synthetic set, which reads nothing. Recorded in a run's
+// config.json so that the run says where its images came from.
+std::string data_location(const DataSpec& spec);
+
 }  // namespace delve

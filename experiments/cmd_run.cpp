@@ -17,6 +17,36 @@ namespace fs = std::filesystem;
 
 namespace delve {
 
+namespace {
+
+// One line per run for the final report: name, status, train and test error, time, directory.
+std::string outcome_line(const std::string& name, const json& summary, const std::string& dir) {
+  const json s = summary.is_object() ? summary : json::object();
+  auto pct = [](const json& v) {
+    char buf[16];
+    if (!v.is_number()) return std::string("     -");
+    std::snprintf(buf, sizeof buf, "%6.2f%%", 100.0 * v.get<double>());
+    return std::string(buf);
+  };
+  char line[400];
+  std::snprintf(line, sizeof line, "%-28s %-11s train error %s  test error %s  (%.0f s, %.0f img/s)  %s", name.c_str(),
+                s.value("status", "?").c_str(), pct(s.value("train_error", json())).c_str(),
+                pct(s.value("test_error", json())).c_str(), s.value("seconds", 0.0), s.value("images_per_s", 0.0),
+                dir.c_str());
+  return line;
+}
+
+// After an interrupt: the command that continues where it stopped.
+void say_how_to_continue(const RunArgs& args) {
+  std::string again = "delve run " + args.config + " --resume";
+  if (!args.out.empty()) again += " --out " + args.out;
+  for (auto& s : args.sets) again += " --set '" + s + "'";
+  for (auto& o : args.only) again += " --only " + o;
+  std::fprintf(stderr, "delve: interrupted; state saved. Continue with: %s\n", again.c_str());
+}
+
+}  // namespace
+
 int command_run(const RunArgs& args) {
   const json resolved = load_resolved_config(args.config, args.sets);
   std::vector<SweepMember> members = expand_sweep(resolved);
@@ -46,6 +76,12 @@ int command_run(const RunArgs& args) {
   int exit_code = kExitOk;
   std::vector<std::string> dirs;
   std::vector<std::string> outcomes;
+  // --resume continues a sweep: a member that an interrupt kept from starting has no directory
+  // yet and starts now. When no member has one, each is resumed and refused (a mistyped --out).
+  auto started = [&](Communicator& c, const SweepMember& m) { return c.any(c.is_root() && fs::exists(dir_of(m))); };
+  bool sweep_started = false;
+  if (args.resume && members.size() > 1)
+    for (auto& m : members) sweep_started = started(args.sweep_parallel ? alone : ranks, m) || sweep_started;
   for (size_t i = 0; i < members.size(); ++i) {
     const SweepMember& m = members[i];
     if (args.sweep_parallel && int(i % size_t(ranks.size())) != ranks.rank()) continue;  // another rank's
@@ -53,10 +89,12 @@ int command_run(const RunArgs& args) {
     if (!m.name.empty()) cfg.name = name + "/" + m.name;
     RunOptions opt;
     opt.dir = dir_of(m);
-    opt.resume = args.resume;
     opt.force = args.force;
     opt.progress = !args.quiet;
     opt.comm = args.sweep_parallel ? &alone : nullptr;
+    opt.resume = args.resume && !(sweep_started && !started(args.sweep_parallel ? alone : ranks, m));
+    if (args.resume && !opt.resume && reports)
+      std::fprintf(stderr, "delve: %s has not started yet: starting it\n", opt.dir.c_str());
     if (!args.quiet && reports) std::fprintf(stderr, "delve: run %s -> %s\n", cfg.name.c_str(), opt.dir.c_str());
     RunOutcome outcome;
     try {
@@ -69,20 +107,10 @@ int command_run(const RunArgs& args) {
       continue;  // the other members of a sweep still run
     }
     dirs.push_back(opt.dir);
-    if (reports) write_run_plot(opt.dir);
-    const json& s = outcome.summary;
-    char line[400];
-    auto pct = [](const json& v) {
-      char buf[16];
-      if (!v.is_number()) return std::string("     -");
-      std::snprintf(buf, sizeof buf, "%6.2f%%", 100.0 * v.get<double>());
-      return std::string(buf);
-    };
-    std::snprintf(line, sizeof line, "%-28s %-11s train error %s  test error %s  (%.0f s, %.0f img/s)  %s",
-                  cfg.name.c_str(), s["status"].get<std::string>().c_str(), pct(s["train_error"]).c_str(),
-                  pct(s["test_error"]).c_str(), s["seconds"].get<double>(), s["images_per_s"].get<double>(),
-                  opt.dir.c_str());
-    outcomes.push_back(line);
+    if (reports) {
+      write_run_plot(opt.dir);
+      outcomes.push_back(outcome_line(cfg.name, outcome.summary, opt.dir));
+    }
     if (outcome.exit_code != kExitOk) {
       exit_code = outcome.exit_code;
       break;  // interrupted: stop the sweep too
@@ -101,13 +129,7 @@ int command_run(const RunArgs& args) {
   }
   if (reports)
     for (auto& o : outcomes) std::printf("%s\n", o.c_str());
-  if (exit_code == kExitInterrupted && reports) {
-    std::string again = "delve run " + args.config + " --resume";
-    if (!args.out.empty()) again += " --out " + args.out;
-    for (auto& s : args.sets) again += " --set '" + s + "'";
-    for (auto& o : args.only) again += " --only " + o;
-    std::fprintf(stderr, "delve: interrupted; state saved. Continue with: %s\n", again.c_str());
-  }
+  if (exit_code == kExitInterrupted && reports) say_how_to_continue(args);
   return exit_code;
 }
 

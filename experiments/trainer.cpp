@@ -3,15 +3,20 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "core/atomic_file.h"
 #include "core/blas.h"
 #include "core/error.h"
+#include "data/load.h"
 #include "experiments/checkpoint.h"
 #include "experiments/evaluate.h"
 #include "experiments/layer_stats.h"
 #include "experiments/progress.h"
+#include "experiments/resume.h"
+#include "experiments/run_directory.h"
 #include "experiments/run_log.h"
 #include "experiments/session.h"
 #include "experiments/signals.h"
@@ -56,6 +61,15 @@ nlohmann::json layer_list(Net& net) {
   return list;
 }
 
+// The config as recorded in config.json and the checkpoint: the resolved config, with data.path
+// the directory actually read (absolute; the source's default location when none was given).
+nlohmann::json recorded_config(const RunConfig& cfg) {
+  nlohmann::json resolved = cfg.resolved;
+  const std::string location = data_location(cfg.data);
+  if (!location.empty()) resolved["data"]["path"] = fs::absolute(location).lexically_normal().string();
+  return resolved;
+}
+
 }  // namespace
 
 nlohmann::json slopes_json(Net& net) {
@@ -79,233 +93,320 @@ nlohmann::json slopes_json(Net& net) {
   return out;
 }
 
-RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
-  const fs::path dir = opt.dir;
-  const std::string ckpt = (dir / "checkpoint.safetensors").string();
-  const std::string log_path = (dir / "log.jsonl").string();
-  // Under mpirun rank 0 alone writes the run directory, and its view of it decides for every rank.
-  Communicator& comm = opt.comm ? *opt.comm : world();
-  const bool show_progress = opt.progress && comm.is_root();
-  std::error_code ec;
-  const bool have_ckpt = comm.any(comm.is_root() && fs::exists(ckpt));
-  const bool have_log = comm.any(comm.is_root() && fs::exists(log_path));
-  if (!opt.resume && !opt.force && (have_ckpt || have_log))
-    throw UsageError("'" + dir.string() + "' already holds a run; pass --resume to continue it, --force to start it over, "
-                     "or --out to choose another directory");
-  // Not a progress line: said even with --quiet, since the earlier steps are being redone.
-  if (opt.resume && !have_ckpt && have_log)
-    std::fprintf(stderr, "delve: no complete checkpoint in '%s': starting this run from the beginning\n", dir.c_str());
-  const bool resuming = opt.resume && have_ckpt;
-  // Temporary files of atomic writes that a killed process left behind (never read as results).
-  for (const char* f : {"checkpoint.safetensors", "config.json", "summary.json", "log.jsonl", "curves.svg"})
-    remove_stale_temporaries((dir / f).string());
+namespace {
 
-  const int threads = cfg.train.threads > 0 ? cfg.train.threads : default_threads();
-  blas_set_threads(threads);
-  // Data and model first: a config or data error leaves no directory behind.
-  auto session = open_session(cfg);
-  if (comm.is_root()) {
-    fs::create_directories(dir, ec);
-    if (ec) throw Error("cannot create run directory '" + dir.string() + "': " + ec.message());
-    if (!resuming)
-      for (const char* f : {"log.jsonl", "summary.json", "checkpoint.safetensors"}) fs::remove(dir / f, ec);
-  }
-  Net& net = session->net;
-  Batcher train_batches(session->data.train, *session->normalizer, cfg.data, cfg.train.batch, true);
-  Batcher test_batches(session->data.test, *session->normalizer, cfg.data, cfg.train.batch, false);
-  DataParallel parallel(comm, cfg.train.batch);
-  const int64_t per_epoch = int64_t(train_batches.batches_per_epoch());
-  if (per_epoch == 0)
-    throw DataError("the training split has " + std::to_string(session->data.train.size()) +
-                    " images, fewer than one batch of " + std::to_string(cfg.train.batch) + "; lower train.batch");
-  // Only now, with the data loaded and the net built, may --force discard the previous run: a
-  // bad data path or model must leave the existing results as they were.
-  if (!resuming) {
-    for (const char* f : {"log.jsonl", "summary.json", "checkpoint.safetensors"}) fs::remove(dir / f, ec);
-  }
+// The state the steps of one run share. Everything in the first group is built, and may refuse
+// the run, before the run directory is touched; the rest is what the steps read and update.
+struct TrainingRun {
+  TrainingRun(const RunConfig& config, Communicator& communicator, RunDirectory directory, int thread_count)
+      : cfg(config),
+        comm(communicator),
+        run(std::move(directory)),
+        threads(thread_count),
+        session(open_session(config)),
+        net(session->net),
+        train_batches(session->data.train, *session->normalizer, config.data, config.train.batch, true),
+        test_batches(session->data.test, *session->normalizer, config.data, config.train.batch, false),
+        parallel(communicator, config.train.batch),
+        per_epoch(int64_t(train_batches.batches_per_epoch())),
+        resolved(recorded_config(config)),
+        schedule(config.schedule),
+        total(planned_iterations(resolved.at("train"), int64_t(train_batches.images()))),
+        probe(net),
+        sgd(config.sgd) {}
+
+  const RunConfig& cfg;
+  Communicator& comm;
+  const RunDirectory run;
+  const int threads;
+  std::unique_ptr<Session> session;
+  Net& net;
+  Batcher train_batches, test_batches;
+  DataParallel parallel;
+  const int64_t per_epoch;
+  const nlohmann::json resolved;  // as recorded in config.json and the checkpoint
+  LrSchedule schedule;
+  const int64_t total;            // iterations the run ends at
+  SoftmaxCrossEntropy xent;
+  LayerProbe probe;
+  Sgd sgd;
 
   TrainState st;
-  LrSchedule schedule(cfg.schedule);
-  nlohmann::json changed = nlohmann::json::array();
-  if (resuming) {
-    LoadedCheckpoint loaded = load_checkpoint(ckpt, net);
-    st = loaded.state;
-    schedule.restore(st.schedule);
-    for (auto& d : nlohmann::json::diff(loaded.config, cfg.resolved)) changed.push_back(d["path"]);
-  }
-  if (comm.is_root()) write_text_file_atomic((dir / "config.json").string(), cfg.resolved.dump(2) + "\n");
-
-  const int64_t total = cfg.train.iterations > 0 ? cfg.train.iterations : int64_t(cfg.train.epochs) * per_epoch;
-  const int64_t epochs_total = (total + per_epoch - 1) / per_epoch;
+  nlohmann::json changed = nlohmann::json::array();  // config keys a resume changed
+  Figures last;                                      // the latest epoch and eval figures
   RunLog log;
-  if (comm.is_root()) log.open(log_path, resuming ? st.iteration : -1);  // elsewhere write() does nothing
-  log.write({{"event", "start"},
-             {"iteration", st.iteration},
-             {"resumed", resuming},
-             {"config_changed", changed},
-             {"name", cfg.name},
-             {"seed", cfg.seed},
-             {"threads", threads},
-             {"ranks", comm.size()},
-             {"communicator", comm.describe()},
-             {"blas_core", blas_core()},
-             {"version", DELVE_GIT_REVISION},
-             {"parameters", net.param_count()},
-             {"memory_bytes", net.memory_bytes()},
-             {"train_images", session->data.train.size()},
-             {"test_images", session->data.test.size()},
-             {"input", {session->input.c, session->input.h, session->input.w}},
-             {"batches_per_epoch", per_epoch},
-             {"total_iterations", total},
-             {"layers", layer_list(net)},
-             {"config", cfg.resolved}});
-
-  SoftmaxCrossEntropy xent;
-  LayerProbe probe(net);
-  Sgd sgd(cfg.sgd);
-  Tensor x, dlogits;
-  std::vector<int32_t> labels;
-  Progress progress(total, show_progress);
-  const auto run_start = Clock::now();
-  const double elapsed_before = st.elapsed_seconds;
-  double interval_loss = 0, interval_err = 0, epoch_loss = 0, epoch_err = 0;
-  int64_t interval_n = 0, epoch_n = 0, skipped = 0;
-  double step_seconds = 0;
-  int64_t step_images = 0;
-  double last_test_loss = NAN, last_test_error = NAN, last_train_loss = NAN, last_train_error = NAN;
-  int64_t last_eval_iteration = -1;
+  std::optional<Progress> progress;
+  Clock::time_point started;
+  double elapsed_before = 0;  // of the process that trained the run before a resume
+  int64_t skipped = 0;
   std::string status = "completed";
   int exit_code = kExitOk;
-  std::string failure;
+  std::string failure;  // why a step failed; the divergence message
+};
 
-  auto save = [&] {
-    st.schedule = schedule.state();
-    st.elapsed_seconds = elapsed_before + seconds_since(run_start);
-    if (comm.is_root()) save_checkpoint(ckpt, net, st, cfg.resolved);  // the state is the same on every rank
-    log.write({{"event", "checkpoint"}, {"iteration", st.iteration}, {"path", ckpt}});
-  };
-  auto run_eval = [&] {
-    EvalResult r = evaluate(net, test_batches, &comm);
-    last_test_loss = r.loss;
-    last_test_error = r.error;
-    last_eval_iteration = st.iteration;
-    if (st.best_test_error < 0 || r.error < st.best_test_error) st.best_test_error = r.error;
-    log.write({{"event", "eval"}, {"split", "test"}, {"iteration", st.iteration}, {"epoch", double(st.iteration) / per_epoch},
-               {"loss", r.loss}, {"error", r.error}, {"images", r.images}});
-    char line[160];
-    std::snprintf(line, sizeof line, "  eval after iter %lld: test loss %.4f  error %.2f%%", (long long)st.iteration, r.loss,
-                  100 * r.error);
-    progress.note(line);
-  };
+// Running means of the train loss and error: over the current log interval and epoch.
+struct Meters {
+  double interval_loss = 0, interval_err = 0, epoch_loss = 0, epoch_err = 0;
+  int64_t interval_n = 0, epoch_n = 0;
+  double step_seconds = 0;  // of the steps in the interval, for images/s
+  int64_t step_images = 0;
+};
 
-  train_batches.seek(st.epoch, st.batch_in_epoch);
-  while (st.iteration < total) {
-    int64_t epoch = 0, index = 0;
-    train_batches.next(x, labels, &epoch, &index);
-    const bool stats_due = st.iteration == 0 || st.iteration + 1 == total ||
-                           (cfg.train.layers_every > 0 && st.iteration % cfg.train.layers_every == 0);
-    const auto t0 = Clock::now();
-    net.zero_grad();
-    parallel.use_rank_stream(net.rng());
-    const Tensor& logits = net.forward(parallel.shard(x), Mode::Train);
-    int errors = 0;
-    float loss = xent.forward(logits, parallel.shard_labels(labels), &errors);
-    parallel.reduce_loss(loss, errors);  // the global batch's: every rank takes the same branch below
-    std::string bad;
-    if (!std::isfinite(loss)) {
-      bad = first_nonfinite_output(net);
-      failure = "loss is " + std::to_string(loss) + (bad.empty() ? "" : "; first non-finite output: " + bad);
-    } else {
-      dlogits.resize(logits.shape());
-      xent.backward(dlogits);
-      net.backward(dlogits, stats_due ? probe.observer() : Net::GradObserver());
-      parallel.average_gradients(net.grad_arena());
-      bad = first_nonfinite_gradient(net);
-      if (!bad.empty()) failure = "gradient of " + bad + " is not finite";
-      if (bad.empty() && stats_due) {
-        nlohmann::json layers = nlohmann::json::array();
-        for (auto& s : probe.collect()) layers.push_back(to_json(s));
-        log.write({{"event", "layers"}, {"iteration", st.iteration}, {"epoch", double(st.iteration) / per_epoch}, {"layers", layers}});
-      }
+// What one step measured.
+struct StepResult {
+  int64_t epoch = 0, index = 0;  // the batch's place in the data stream
+  float loss = 0;
+  int errors = 0;
+  int64_t images = 0;
+  double seconds = 0;  // of the step's computation, the batch's drawing excluded
+  bool diverged = false;
+};
+
+// Loads the checkpoint of a resumed run and checks what the resume may do. False when there is
+// nothing to do (the run is complete and nothing changed).
+bool resume_from_checkpoint(TrainingRun& r) {
+  LoadedCheckpoint loaded = load_checkpoint(r.run.file("checkpoint.safetensors"), r.net);
+  r.st = loaded.state;
+  r.schedule.restore(r.st.schedule);
+  for (auto& d : nlohmann::json::diff(loaded.config, r.resolved)) r.changed.push_back(d["path"]);
+  const int64_t planned =
+      planned_iterations(loaded.config.value("train", nlohmann::json::object()), int64_t(r.train_batches.images()));
+  if (!check_resume(r.run, r.st.iteration, planned, r.total, loaded.config, r.resolved, r.comm)) return false;
+  r.last = recover_figures(r.run, r.st.iteration, r.comm);
+  return true;
+}
+
+// Prepares the run directory (nothing can refuse the run any more), opens the log, and writes
+// the start event.
+void start_log(TrainingRun& r) {
+  prepare_run_directory(r.run, r.resolved.dump(2) + "\n", r.comm);
+  Session& s = *r.session;
+  // Elsewhere than on rank 0 the log stays closed and write() does nothing.
+  if (r.comm.is_root()) r.log.open(r.run.file("log.jsonl"), r.run.resuming ? r.st.iteration : -1);
+  r.log.write({{"event", "start"},
+               {"iteration", r.st.iteration},
+               {"resumed", r.run.resuming},
+               {"config_changed", r.changed},
+               {"name", r.cfg.name},
+               {"seed", r.cfg.seed},
+               {"threads", r.threads},
+               {"ranks", r.comm.size()},
+               {"communicator", r.comm.describe()},
+               {"blas_core", blas_core()},
+               {"version", DELVE_GIT_REVISION},
+               {"parameters", r.net.param_count()},
+               {"memory_bytes", r.net.memory_bytes()},
+               {"train_images", r.train_batches.images()},
+               {"train_images_available", s.data.train.size()},
+               {"test_images", s.data.test.size()},
+               {"input", {s.input.c, s.input.h, s.input.w}},
+               {"batches_per_epoch", r.per_epoch},
+               {"total_iterations", r.total},
+               {"layers", layer_list(r.net)},
+               {"config", r.resolved}});
+}
+
+void save_state(TrainingRun& r) {
+  r.st.schedule = r.schedule.state();
+  r.st.elapsed_seconds = r.elapsed_before + seconds_since(r.started);
+  const std::string path = r.run.file("checkpoint.safetensors");
+  if (r.comm.is_root()) save_checkpoint(path, r.net, r.st, r.resolved);  // the state is the same on every rank
+  r.log.write({{"event", "checkpoint"}, {"iteration", r.st.iteration}, {"path", path}});
+}
+
+void evaluate_now(TrainingRun& r) {
+  EvalResult e = evaluate(r.net, r.test_batches, &r.comm);
+  r.last.test_loss = e.loss;
+  r.last.test_error = e.error;
+  r.last.eval_iteration = r.st.iteration;
+  if (r.st.best_test_error < 0 || e.error < r.st.best_test_error) r.st.best_test_error = e.error;
+  r.log.write({{"event", "eval"}, {"split", "test"}, {"iteration", r.st.iteration},
+               {"epoch", double(r.st.iteration) / r.per_epoch}, {"loss", e.loss}, {"error", e.error}, {"images", e.images}});
+  char line[160];
+  std::snprintf(line, sizeof line, "  eval after iter %lld: test loss %.4f  error %.2f%%", (long long)r.st.iteration,
+                e.loss, 100 * e.error);
+  r.progress->note(line);
+}
+
+// Forward and backward of one batch, the layers event when due; sets r.failure when the loss or a
+// gradient is not finite. Every rank takes the same branches (the loss is the global batch's).
+void forward_backward(TrainingRun& r, const Tensor& x, const std::vector<int32_t>& labels, Tensor& dlogits,
+                      StepResult& step) {
+  // A step's statistics are labelled, like its train, eval and checkpoint events, with the
+  // iteration count after it: the first step is iteration 1.
+  const int64_t after_step = r.st.iteration + 1;
+  const bool stats_due = after_step == 1 || after_step == r.total ||
+                         (r.cfg.train.layers_every > 0 && after_step % r.cfg.train.layers_every == 0);
+  r.net.zero_grad();
+  r.parallel.use_rank_stream(r.net.rng());
+  const Tensor& logits = r.net.forward(r.parallel.shard(x), Mode::Train);
+  step.loss = r.xent.forward(logits, r.parallel.shard_labels(labels), &step.errors);
+  r.parallel.reduce_loss(step.loss, step.errors);
+  if (!std::isfinite(step.loss)) {
+    const std::string bad = first_nonfinite_output(r.net);
+    r.failure = "loss is " + std::to_string(step.loss) + (bad.empty() ? "" : "; first non-finite output: " + bad);
+  } else {
+    dlogits.resize(logits.shape());
+    r.xent.backward(dlogits);
+    r.net.backward(dlogits, stats_due ? r.probe.observer() : Net::GradObserver());
+    r.parallel.average_gradients(r.net.grad_arena());
+    const std::string bad = first_nonfinite_gradient(r.net);
+    if (!bad.empty()) r.failure = "gradient of " + bad + " is not finite";
+    if (bad.empty() && stats_due) {
+      nlohmann::json layers = nlohmann::json::array();
+      for (auto& s : r.probe.collect()) layers.push_back(to_json(s));
+      r.log.write({{"event", "layers"}, {"iteration", after_step}, {"epoch", double(after_step) / r.per_epoch},
+                   {"layers", layers}});
     }
-    parallel.restore_shared_stream(net.rng());
-    if (!failure.empty()) {
-      if (!cfg.train.skip_nonfinite) {
-        status = "diverged";
-        exit_code = kExitDiverged;
-        failure = "diverged at iteration " + std::to_string(st.iteration) + " (epoch " + std::to_string(epoch + 1) + "): " +
-                  failure + "; lower optim.lr, or set train.skip_nonfinite to skip such steps";
-        break;
-      }
-      ++skipped;
-      log.write({{"event", "skip"}, {"iteration", st.iteration}, {"reason", failure}, {"skipped", skipped}});
-      failure.clear();
-    } else {
-      sgd.step(net.params(), schedule.lr());
-    }
-    step_seconds += seconds_since(t0);
-    step_images += int64_t(labels.size());
-    ++st.iteration;
-    st.epoch = epoch;
-    st.batch_in_epoch = index + 1;
-    interval_loss += loss, interval_err += double(errors) / labels.size(), ++interval_n;
-    epoch_loss += loss, epoch_err += double(errors) / labels.size(), ++epoch_n;
-    const double ips = step_seconds > 0 ? step_images / step_seconds : 0;
-    progress.update(st.iteration, epoch, epochs_total, interval_loss / interval_n, interval_err / interval_n, ips);
-    if (st.iteration % cfg.train.log_every == 0 || st.iteration == total) {
-      log.write({{"event", "train"}, {"iteration", st.iteration}, {"epoch", double(st.iteration) / per_epoch},
-                 {"loss", interval_loss / interval_n}, {"error", interval_err / interval_n}, {"lr", schedule.lr()},
-                 {"images_per_s", ips}});
-      interval_loss = interval_err = 0, interval_n = 0;
-      step_seconds = 0, step_images = 0;
-    }
-    if (st.batch_in_epoch == per_epoch) {  // an epoch ends
-      last_train_loss = epoch_loss / epoch_n, last_train_error = epoch_err / epoch_n;
-      log.write({{"event", "epoch"}, {"iteration", st.iteration}, {"epoch", epoch + 1}, {"train_loss", last_train_loss},
-                 {"train_error", last_train_error}, {"lr", schedule.lr()}, {"batches", epoch_n}});
-      epoch_loss = epoch_err = 0, epoch_n = 0;
-      const bool eval_due = cfg.train.eval_every > 0 && (epoch + 1) % cfg.train.eval_every == 0;
-      if (eval_due) run_eval();
-      schedule.on_epoch_end(int(epoch), eval_due ? last_test_error : last_train_error);
-      st.epoch = epoch + 1;
-      st.batch_in_epoch = 0;
-    }
-    if (cfg.train.checkpoint_every > 0 && st.iteration % cfg.train.checkpoint_every == 0 && st.iteration < total) save();
-    if (comm.any(stop_requested())) {
-      status = "interrupted";
-      exit_code = kExitInterrupted;
+  }
+  r.parallel.restore_shared_stream(r.net.rng());
+}
+
+// One training step: the next batch, forward, backward, and the update (or, with
+// skip_nonfinite, a skip event instead). step.diverged when the run must stop.
+StepResult train_step(TrainingRun& r, Tensor& x, std::vector<int32_t>& labels, Tensor& dlogits) {
+  StepResult step;
+  r.train_batches.next(x, labels, &step.epoch, &step.index);
+  step.images = int64_t(labels.size());
+  const auto t0 = Clock::now();
+  forward_backward(r, x, labels, dlogits, step);
+  if (r.failure.empty()) {
+    r.sgd.step(r.net.params(), r.schedule.lr());
+  } else if (!r.cfg.train.skip_nonfinite) {
+    r.status = "diverged";
+    r.exit_code = kExitDiverged;
+    r.failure = "diverged at iteration " + std::to_string(r.st.iteration) + " (epoch " + std::to_string(step.epoch + 1) +
+                "): " + r.failure + "; lower optim.lr, or set train.skip_nonfinite to skip such steps";
+    step.diverged = true;
+  } else {
+    ++r.skipped;
+    r.log.write({{"event", "skip"}, {"iteration", r.st.iteration}, {"reason", r.failure}, {"skipped", r.skipped}});
+    r.failure.clear();
+  }
+  step.seconds = seconds_since(t0);
+  return step;
+}
+
+// After a step: the cursor, the running means, the progress line and the train event.
+void count_step(TrainingRun& r, const StepResult& step, Meters& m) {
+  m.step_seconds += step.seconds;
+  m.step_images += step.images;
+  ++r.st.iteration;
+  r.st.epoch = step.epoch;
+  r.st.batch_in_epoch = step.index + 1;
+  const double error = double(step.errors) / double(step.images);
+  m.interval_loss += step.loss, m.interval_err += error, ++m.interval_n;
+  m.epoch_loss += step.loss, m.epoch_err += error, ++m.epoch_n;
+  const double ips = m.step_seconds > 0 ? m.step_images / m.step_seconds : 0;
+  const int64_t epochs_total = (r.total + r.per_epoch - 1) / r.per_epoch;
+  r.progress->update(r.st.iteration, step.epoch, epochs_total, m.interval_loss / m.interval_n, m.interval_err / m.interval_n,
+                     ips);
+  if (r.st.iteration % r.cfg.train.log_every == 0 || r.st.iteration == r.total) {
+    r.log.write({{"event", "train"}, {"iteration", r.st.iteration}, {"epoch", double(r.st.iteration) / r.per_epoch},
+                 {"loss", m.interval_loss / m.interval_n}, {"error", m.interval_err / m.interval_n},
+                 {"lr", r.schedule.lr()}, {"images_per_s", ips}});
+    m.interval_loss = m.interval_err = 0, m.interval_n = 0;
+    m.step_seconds = 0, m.step_images = 0;
+  }
+}
+
+// At the end of an epoch: its event, the evaluation when due, the schedule, the cursor.
+void end_epoch(TrainingRun& r, int64_t epoch, Meters& m) {
+  r.last.train_loss = m.epoch_loss / m.epoch_n, r.last.train_error = m.epoch_err / m.epoch_n;
+  r.log.write({{"event", "epoch"}, {"iteration", r.st.iteration}, {"epoch", epoch + 1}, {"train_loss", r.last.train_loss},
+               {"train_error", r.last.train_error}, {"lr", r.schedule.lr()}, {"batches", m.epoch_n}});
+  m.epoch_loss = m.epoch_err = 0, m.epoch_n = 0;
+  const bool eval_due = r.cfg.train.eval_every > 0 && (epoch + 1) % r.cfg.train.eval_every == 0;
+  if (eval_due) evaluate_now(r);
+  r.schedule.on_epoch_end(int(epoch), eval_due ? r.last.test_error : r.last.train_error);
+  r.st.epoch = epoch + 1;
+  r.st.batch_in_epoch = 0;
+}
+
+// The step loop, until the last iteration, a divergence or a stop request. Returns the running
+// means of the epoch it ended in.
+Meters train_steps(TrainingRun& r) {
+  Tensor x, dlogits;
+  std::vector<int32_t> labels;
+  Meters m;
+  r.train_batches.seek(r.st.epoch, r.st.batch_in_epoch);
+  while (r.st.iteration < r.total) {
+    const StepResult step = train_step(r, x, labels, dlogits);
+    if (step.diverged) break;
+    count_step(r, step, m);
+    if (r.st.batch_in_epoch == r.per_epoch) end_epoch(r, step.epoch, m);
+    if (r.cfg.train.checkpoint_every > 0 && r.st.iteration % r.cfg.train.checkpoint_every == 0 && r.st.iteration < r.total)
+      save_state(r);
+    if (r.comm.any(stop_requested())) {
+      r.status = "interrupted";
+      r.exit_code = kExitInterrupted;
       break;
     }
   }
-  progress.finish();
+  r.progress->finish();
+  return m;
+}
 
-  if (status != "diverged") {
-    if (status == "completed" && last_eval_iteration != st.iteration) run_eval();
-    save();
+nlohmann::json figure(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+
+// The end of a run: the final evaluation and checkpoint (unless it diverged), summary.json and
+// the end event.
+nlohmann::json finish_run(TrainingRun& r, const Meters& m) {
+  if (r.status != "diverged") {
+    if (r.status == "completed" && r.last.eval_iteration != r.st.iteration) evaluate_now(r);
+    save_state(r);
   }
-  if (epoch_n > 0 && std::isnan(last_train_loss)) last_train_loss = epoch_loss / epoch_n, last_train_error = epoch_err / epoch_n;
-  const double seconds = elapsed_before + seconds_since(run_start);
-  nlohmann::json summary = {{"name", cfg.name},
-                            {"status", status},
-                            {"iterations", st.iteration},
-                            {"epochs", double(st.iteration) / per_epoch},
-                            {"train_loss", std::isfinite(last_train_loss) ? nlohmann::json(last_train_loss) : nlohmann::json()},
-                            {"train_error", std::isfinite(last_train_error) ? nlohmann::json(last_train_error) : nlohmann::json()},
-                            {"test_loss", std::isfinite(last_test_loss) ? nlohmann::json(last_test_loss) : nlohmann::json()},
-                            {"test_error", std::isfinite(last_test_error) ? nlohmann::json(last_test_error) : nlohmann::json()},
-                            {"best_test_error", st.best_test_error >= 0 ? nlohmann::json(st.best_test_error) : nlohmann::json()},
+  // A run shorter than an epoch reports the part of the epoch it trained.
+  if (m.epoch_n > 0 && std::isnan(r.last.train_loss))
+    r.last.train_loss = m.epoch_loss / m.epoch_n, r.last.train_error = m.epoch_err / m.epoch_n;
+  const double seconds = r.elapsed_before + seconds_since(r.started);
+  nlohmann::json summary = {{"name", r.cfg.name},
+                            {"status", r.status},
+                            {"iterations", r.st.iteration},
+                            {"epochs", double(r.st.iteration) / r.per_epoch},
+                            {"train_loss", figure(r.last.train_loss)},
+                            {"train_error", figure(r.last.train_error)},
+                            {"test_loss", figure(r.last.test_loss)},
+                            {"test_error", figure(r.last.test_error)},
+                            {"best_test_error", r.st.best_test_error >= 0 ? nlohmann::json(r.st.best_test_error) : nlohmann::json()},
                             {"seconds", seconds},
-                            {"images_per_s", seconds > 0 ? double(st.iteration) * cfg.train.batch / seconds : 0.0},
-                            {"skipped_steps", skipped},
-                            {"ranks", comm.size()},
-                            {"allreduce_seconds", parallel.allreduce_seconds()},
-                            {"parameters", net.param_count()},
-                            {"slopes", slopes_json(net)}};
-  if (!failure.empty()) summary["error_message"] = failure;
-  if (comm.is_root()) write_text_file_atomic((dir / "summary.json").string(), summary.dump(2) + "\n");
-  log.write({{"event", "end"}, {"iteration", st.iteration}, {"status", status}, {"seconds", seconds}});
-  if (status == "diverged") throw DivergenceError(failure + " (last good checkpoint kept in '" + ckpt + "' if one was saved)");
-  return {exit_code, summary};
+                            {"images_per_s", seconds > 0 ? double(r.st.iteration) * r.cfg.train.batch / seconds : 0.0},
+                            {"skipped_steps", r.skipped},
+                            {"ranks", r.comm.size()},
+                            {"allreduce_seconds", r.parallel.allreduce_seconds()},
+                            {"parameters", r.net.param_count()},
+                            {"slopes", slopes_json(r.net)}};
+  if (!r.failure.empty()) summary["error_message"] = r.failure;
+  if (r.comm.is_root()) write_text_file_atomic(r.run.file("summary.json"), summary.dump(2) + "\n");
+  r.log.write({{"event", "end"}, {"iteration", r.st.iteration}, {"status", r.status}, {"seconds", seconds}});
+  return summary;
+}
+
+}  // namespace
+
+RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
+  // Under mpirun rank 0 alone writes the run directory, and its view of it decides for every rank.
+  Communicator& comm = opt.comm ? *opt.comm : world();
+  RunDirectory run = inspect_run_directory(opt.dir, opt.resume, opt.force, comm);
+  const int threads = cfg.train.threads > 0 ? cfg.train.threads : default_threads();
+  blas_set_threads(threads);
+  // Everything that can refuse the run comes before the directory is changed: a bad config, data,
+  // model or resume leaves an existing run as it was.
+  TrainingRun r(cfg, comm, std::move(run), threads);
+  if (r.run.resuming && !resume_from_checkpoint(r)) {
+    tidy_run_directory(r.run, comm);
+    return {kExitOk, comm.is_root() ? read_summary_file(r.run) : nlohmann::json()};
+  }
+  start_log(r);
+  r.progress.emplace(r.total, opt.progress && comm.is_root());
+  r.started = Clock::now();
+  r.elapsed_before = r.st.elapsed_seconds;
+  const Meters m = train_steps(r);
+  nlohmann::json summary = finish_run(r, m);
+  if (r.status == "diverged")
+    throw DivergenceError(r.failure + " (last good checkpoint kept in '" + r.run.file("checkpoint.safetensors") +
+                          "' if one was saved)");
+  return {r.exit_code, summary};
 }
 
 }  // namespace delve

@@ -331,5 +331,75 @@ TEST_CASE("command line: --version, delve's error form, eval's --set and file ch
     REQUIRE_MESSAGE(r.exit_code == kExitOk, r.err);
     CHECK(r.out.find("nan") == std::string::npos);
     CHECK(test::count(r.out, "n/a") == 6 + 1);  // 3 forward cells of the first layer, 3 backward of the last; legend
+TEST_CASE("bad inputs: --force and --resume refuse what would damage a run, before any file changes") {
+  test::TempDir tmp("force_resume");
+  auto path = [&](const std::string& name) { return tmp / name; };
+  const std::string good = path("good.json"), run = path("run");
+  write_bytes(good, kGoodConfig);
+  auto delve = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"run", good});
+    args.push_back("--quiet");
+    return test::run_delve(args, tmp.str());
+  };
+  const test::DelveResult first = delve({"--out", run});
+  REQUIRE_MESSAGE(first.exit_code == kExitOk, first.err);
+  const auto finished = snapshot(run);
+  REQUIRE(finished.size() == 5);  // config, log, summary, checkpoint, curves
+  struct Refusal {
+    std::string name;
+    std::vector<std::string> args;
+    int exit_code;
+    std::vector<std::string> mentions;
+  };
+  const std::vector<Refusal> refusals = {
+      // The batcher throws only after the data and the model are loaded.
+      {"--force with a batch larger than the data", {"--out", run, "--force", "--set", "train.batch=100"}, kExitData,
+       {"batch size 100 exceeds the 64 training images"}},
+      {"--resume that would shorten the run", {"--out", run, "--resume", "--set", "train.iterations=1"}, kExitUsage,
+       {"shorten", "train.iterations 2 -> 1"}},
+      {"--resume of a complete run with a changed config", {"--out", run, "--resume", "--set", "optim.lr=0.5"}, kExitUsage,
+       {"is complete (iteration 2 of 2)", "optim.lr 0.01 -> 0.5"}},
+      {"--resume of a complete run, nothing changed", {"--out", run, "--resume"}, kExitOk, {"already complete", "nothing to do"}},
+      {"--resume of a directory that does not exist", {"--out", path("misspelt"), "--resume"}, kExitUsage,
+       {path("misspelt"), "holds no run to resume"}},
+  };
+  for (const Refusal& r : refusals) {
+    CAPTURE(r.name);
+    const test::DelveResult result = delve(r.args);
+    INFO("stderr: " << result.err);
+    CHECK(result.exit_code == r.exit_code);
+    for (const std::string& m : r.mentions) CHECK_MESSAGE_HAS(result.err, m);
+    CHECK(snapshot(run) == finished);
+  }
+  CHECK_FALSE(fs::exists(path("misspelt")));
+
+  SUBCASE("an empty directory holds nothing to resume") {
+    fs::create_directories(path("empty"));
+    const test::DelveResult r = delve({"--out", path("empty"), "--resume"});
+    CHECK(r.exit_code == kExitUsage);
+    CHECK_MESSAGE_HAS(r.err, "holds no run to resume");
+    CHECK(fs::is_empty(path("empty")));
+  }
+  SUBCASE("a started run without a checkpoint starts again from the beginning") {
+    fs::rename(run + "/checkpoint.safetensors", path("run_copy.safetensors"));
+    const test::DelveResult r = delve({"--out", run, "--resume"});
+    CHECK(r.exit_code == kExitOk);
+    CHECK_MESSAGE_HAS(r.err, "no complete checkpoint");
+    test::check_same_tensors(path("run_copy.safetensors"), run + "/checkpoint.safetensors");
+  }
+  SUBCASE("a longer resume names the changed keys on stderr") {
+    const test::DelveResult r = delve({"--out", run, "--resume", "--set", "train.iterations=4"});
+    CHECK(r.exit_code == kExitOk);
+    CHECK_MESSAGE_HAS(r.err, "resuming '" + run + "' with a changed config: train.iterations 2 -> 4");
+  }
+  SUBCASE("--resume of a sweep starts the members that had not started") {
+    nlohmann::json sweep = nlohmann::json::parse(kGoodConfig);
+    sweep["sweep"] = {{"seed", {1, 2}}};
+    write_bytes(good, sweep.dump());
+    REQUIRE(delve({"--out", path("sweep"), "--only", "seed-1"}).exit_code == kExitOk);
+    const test::DelveResult r = delve({"--out", path("sweep"), "--resume"});
+    CHECK(r.exit_code == kExitOk);
+    CHECK_MESSAGE_HAS(r.err, path("sweep/seed-2") + " has not started yet");
+    CHECK(fs::exists(path("sweep/seed-2/summary.json")));
   }
 }

@@ -2,17 +2,24 @@
 // bit-identical resume (after an interrupt and after a shorter run), divergence detection.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "data/idx.h"
+#include "data/load.h"
+#include "data_test_files.h"
 #include "experiments/checkpoint.h"
 #include "experiments/config.h"
+#include "experiments/run_directory.h"
 #include "experiments/run_log.h"
 #include "experiments/signals.h"
 #include "experiments/trainer.h"
 #include "checkpoint_compare.h"
+#include "optim/communicator.h"
 #include "temp_dir.h"
 
 using namespace delve;
@@ -168,4 +175,107 @@ TEST_CASE("trainer: divergence stops the run, names iteration and layer, keeps t
     RunOutcome out = train_run(skip, quiet(tmp.file("skip")));
     CHECK(out.summary["skipped_steps"].get<int>() > 0);
   }
+}
+
+namespace {
+
+// What rank 1 of a 2-rank job sees of its communicator, without MPI: every collective acts on this
+// process alone (sums and barriers do nothing, any() is its own flag).
+class StandInRank1 final : public Communicator {
+ public:
+  int rank() const override { return 1; }
+  int size() const override { return 2; }
+  int local_size() const override { return 2; }
+  void allreduce_sum(float*, size_t) override {}
+  void allreduce_sum(double*, size_t) override {}
+  bool any(bool flag) override { return flag; }
+  void barrier() override {}
+  [[noreturn]] void abort(int) override { std::abort(); }
+  std::string describe() const override { return "stand-in rank 1 of 2"; }
+};
+
+// Every file under `dir` with its bytes.
+std::map<std::string, std::string> files_of(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files[e.path().string()] = test::read_bytes(e.path().string());
+  return files;
+}
+
+}  // namespace
+
+TEST_CASE("trainer: under MPI a rank other than 0 never changes the run directory") {
+  test::TempDir tmp("trainer_rank1");
+  const std::string dir = tmp.file("run");
+  train_run(tiny_config(R"({"train": {"iterations": 2}})"), quiet(dir));
+  // A temporary file as rank 0 leaves it mid-write (or a killed process left it).
+  test::write_bytes(dir + "/config.json.tmp.12345", "half a config");
+  const auto before = files_of(dir);
+  StandInRank1 rank1;
+
+  SUBCASE("the preparation alone") {
+    RunDirectory run;
+    run.dir = dir;
+    prepare_run_directory(run, "{}\n", rank1);
+  }
+  SUBCASE("a whole run started over with --force") {
+    RunOptions opt = quiet(dir);
+    opt.force = true;
+    opt.comm = &rank1;
+    train_run(tiny_config(R"({"train": {"iterations": 2}})"), opt);
+  }
+  CHECK(files_of(dir) == before);
+
+  // Rank 0 does prepare it: the old results and the temporary go, config.json is written.
+  RunDirectory run;
+  run.dir = dir;
+  SingleProcess rank0;
+  prepare_run_directory(run, "{}\n", rank0);
+  CHECK(test::read_bytes(dir + "/config.json") == "{}\n");
+  for (auto f : {"log.jsonl", "summary.json", "checkpoint.safetensors", "config.json.tmp.12345"})
+    CHECK_FALSE(std::filesystem::exists(tmp.path() / "run" / f));
+}
+
+TEST_CASE("trainer: the start event counts the images trained on; config.json records the data directory read") {
+  test::TempDir tmp("trainer_recorded");
+  train_run(tiny_config(R"({"data": {"train_subset": 40}})"), quiet(tmp.file("subset")));
+  const json start = read_run_log(tmp.file("subset/log.jsonl")).front();
+  CHECK(start["train_images"] == 40);
+  CHECK(start["train_images_available"] == 96);
+
+  // IDX files in a directory named relative to the working directory: recorded absolute.
+  const std::string data = tmp.file("idx");
+  const auto images = test::random_images(32, 1, 28, 28, 10, 3);
+  test::write_idx_split(data, "train", images, false);
+  test::write_idx_split(data, "t10k", images, false);
+  const std::string relative = std::filesystem::relative(data).string();
+  REQUIRE(relative.front() != '/');
+  json patch = {{"data", {{"source", "mnist"}, {"path", relative}}}, {"train", {{"iterations", 1}}}};
+  train_run(tiny_config(patch.dump().c_str()), quiet(tmp.file("idx_run")));
+  const json recorded = json::parse(test::read_bytes(tmp.file("idx_run/config.json")));
+  CHECK(recorded["data"]["path"] == std::filesystem::absolute(data).lexically_normal().string());
+  CHECK(read_checkpoint_header(tmp.file("idx_run/checkpoint.safetensors")).config["data"]["path"] == recorded["data"]["path"]);
+  // Fashion-MNIST's default location is the one recorded when no path is given; synthetic reads none.
+  DataSpec fashion;
+  fashion.source = "fashion-mnist";
+  CHECK(data_location(fashion) == kFashionMnistDefaultDir);
+  CHECK(json::parse(test::read_bytes(tmp.file("subset/config.json")))["data"]["path"] == "");
+}
+
+TEST_CASE("trainer: a step's layers event carries the iteration count after it, as train, eval and checkpoint do") {
+  test::TempDir tmp("trainer_labels");
+  train_run(tiny_config(), quiet(tmp.file("run")));  // 18 steps, layers_every 4
+  std::vector<int64_t> layers;
+  int64_t last_eval = -1, last_checkpoint = -1, last_train = -1;
+  for (auto& e : read_run_log(tmp.file("run/log.jsonl"))) {
+    const std::string kind = e["event"];
+    if (kind == "layers") layers.push_back(e["iteration"]);
+    if (kind == "eval") last_eval = e["iteration"];
+    if (kind == "checkpoint") last_checkpoint = e["iteration"];
+    if (kind == "train") last_train = e["iteration"];
+  }
+  CHECK(layers == std::vector<int64_t>{1, 4, 8, 12, 16, 18});  // the first step, every 4th, the last
+  CHECK(layers.back() == last_eval);
+  CHECK(layers.back() == last_checkpoint);
+  CHECK(layers.back() == last_train);
 }
