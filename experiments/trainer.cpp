@@ -101,7 +101,7 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
     remove_stale_temporaries((dir / f).string());
 
   const int threads = cfg.train.threads > 0 ? cfg.train.threads : default_threads();
-  blas_set_threads(threads);
+  set_worker_threads(threads);
   // Data and model first: a config or data error leaves no directory behind.
   auto session = open_session(cfg);
   if (comm.is_root()) {
