@@ -47,14 +47,14 @@ void ensure_fast_blas(int /*argc*/, char** argv) {
 }
 
 // OpenBLAS starts with one thread per core; delve's workers call it concurrently, so it must run
-// one thread per call from the start, also in programs that never call blas_set_threads (tests).
+// one thread per call from the start, also in programs that never call set_worker_threads (tests).
 const bool kOpenBlasSingleThreaded = (openblas_set_num_threads(1), true);
 
-void blas_set_threads(int threads) {
+void set_worker_threads(int threads) {
   ThreadPool::instance().set_threads(threads < 1 ? 1 : threads);
   openblas_set_num_threads(1);
 }
-int blas_threads() { return ThreadPool::instance().threads(); }
+int worker_threads() { return ThreadPool::instance().threads(); }
 
 BlasThreadsScope::BlasThreadsScope(int threads) { openblas_set_num_threads(threads < 1 ? 1 : threads); }
 BlasThreadsScope::~BlasThreadsScope() { openblas_set_num_threads(1); }

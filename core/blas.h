@@ -1,4 +1,4 @@
-// A thin wrapper over OpenBLAS: row-major SGEMM, the thread count, and the choice of kernels.
+// A thin wrapper over OpenBLAS: row-major SGEMM, delve's worker-thread count, and the choice of kernels.
 //
 // Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to its generic
 // "Prescott" (SSE3) kernels, about 4-5× slower than its SkylakeX kernels on the same CPU.
@@ -17,10 +17,11 @@ void ensure_fast_blas(int argc, char** argv);
 std::string blas_core();
 // The core this CPU supports best among OpenBLAS's kernels, by CPU feature flags.
 std::string blas_best_core_for_cpu();
-// delve's thread count: the workers of core/thread_pool.h, which split layers' work between
-// them and run every GEMM single-threaded, so OpenBLAS itself is set to ONE thread.
-void blas_set_threads(int threads);
-int blas_threads();
+// delve's worker threads (core/thread_pool.h), counting the caller; at least 1. They split a layer's
+// work between them and each runs its GEMMs single-threaded, so this also keeps OpenBLAS itself at
+// ONE thread (BlasThreadsScope below is the one exception).
+void set_worker_threads(int threads);
+int worker_threads();
 
 // Lets OpenBLAS use `threads` threads while it lives (a whole-batch GEMM; layers/conv2d.h).
 class BlasThreadsScope {

@@ -84,7 +84,7 @@ double peak_rss_mib() {
 
 BenchResult run_bench(const BenchOptions& o) {
   const int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
-  blas_set_threads(threads);
+  set_worker_threads(threads);
   Net net;
   add_model_layers(net, o.model, o.classes);
   for (auto& layer : net.layers()) {

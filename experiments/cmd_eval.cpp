@@ -40,7 +40,7 @@ int command_eval(const EvalArgs& args) {
   }
   json resolved = resolve_config(user, args.checkpoint + " (config)");
   RunConfig cfg = parse_run_config(resolved);
-  blas_set_threads(cfg.train.threads > 0 ? cfg.train.threads : default_threads());
+  set_worker_threads(cfg.train.threads > 0 ? cfg.train.threads : default_threads());
   auto session = open_session(cfg);
   load_checkpoint(args.checkpoint, session->net, false);
   Dataset& split = args.split == "test" ? session->data.test : session->data.train;

@@ -107,7 +107,7 @@ int command_probe(const ProbeArgs& args) {
   Chart pos{"P(y_l > 0)", "weight layer (depth)", "fraction positive", {}, 0.0, 1.0, false};
   for (auto& m : members) {
     RunConfig cfg = parse_run_config(m.config);
-    blas_set_threads(cfg.train.threads > 0 ? cfg.train.threads : 0);
+    set_worker_threads(cfg.train.threads > 0 ? cfg.train.threads : 0);
     auto stats = probe_member(cfg, args.batches);
     const std::string label = m.name.empty() ? cfg.name : m.name;
     print_table(label, cfg.init, stats);

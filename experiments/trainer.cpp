@@ -389,7 +389,7 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
   Communicator& comm = opt.comm ? *opt.comm : world();
   RunDirectory run = inspect_run_directory(opt.dir, opt.resume, opt.force, comm);
   const int threads = cfg.train.threads > 0 ? cfg.train.threads : default_threads();
-  blas_set_threads(threads);
+  set_worker_threads(threads);
   // Everything that can refuse the run comes before the directory is changed: a bad config, data,
   // model or resume leaves an existing run as it was.
   TrainingRun r(cfg, comm, std::move(run), threads);

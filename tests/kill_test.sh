@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The kill test at full strength: 100 SIGKILLs at random moments, each followed by --resume
-# (tests/test_kill_resume.cpp; the ordinary suite runs 20). Usage: tests/kill_test.sh [kills] [seed]
+# (tests/test_kill_resume.cpp, on 2 worker threads; the ordinary suite runs 20). Usage: tests/kill_test.sh [kills] [seed]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x build/delve_tests ] || ./build.sh

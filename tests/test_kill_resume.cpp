@@ -1,7 +1,8 @@
 // Crash safety of checkpoints: `delve run` is killed with SIGKILL at random moments (during steps,
 // evaluations and checkpoint writes alike) and resumed with --resume, over and over. After every
 // kill the checkpoint on disk is absent or whole and never older than the one before (nothing
-// lost), and each run ends bit for bit where an uninterrupted run ends.
+// lost), and each run ends bit for bit where an uninterrupted run ends. Two worker threads, so the
+// convolution's per-worker gradient sums are part of what must come out the same.
 //
 // DELVE_KILLS sets the number of kills (default 20, well under a minute; tests/kill_test.sh runs
 // 100). DELVE_KILL_SEED chooses the random delays, to replay a failure.
@@ -34,7 +35,7 @@ constexpr const char* kConfig = R"({
   "model": {"family": "plain", "stages": [{"convs": 1, "width": 4}], "fc": [8], "activation": "prelu",
             "dropout": 0.5},
   "optim": {"lr": 0.02},
-  "train": {"epochs": 15, "batch": 16, "log_every": 1, "checkpoint_every": 1, "threads": 1}
+  "train": {"epochs": 15, "batch": 16, "log_every": 1, "checkpoint_every": 1, "threads": 2}
 })";
 
 long env_or(const char* name, long fallback) {
