@@ -331,6 +331,9 @@ TEST_CASE("command line: --version, delve's error form, eval's --set and file ch
     REQUIRE_MESSAGE(r.exit_code == kExitOk, r.err);
     CHECK(r.out.find("nan") == std::string::npos);
     CHECK(test::count(r.out, "n/a") == 6 + 1);  // 3 forward cells of the first layer, 3 backward of the last; legend
+  }
+}
+
 TEST_CASE("bad inputs: --force and --resume refuse what would damage a run, before any file changes") {
   test::TempDir tmp("force_resume");
   auto path = [&](const std::string& name) { return tmp / name; };
