@@ -38,6 +38,7 @@
 #include "optim/sgd.h"
 #include "tests/conv_reference.h"
 #include "tests/float_bounds.h"
+#include "tests/net_bounds.h"
 
 using namespace delve;
 using namespace delve::test;
@@ -51,156 +52,6 @@ const std::string kFixture =
 
 // A fixture value is the float64 result rounded to float: within u·|stored|/(1 − u) of exact.
 double stored_rounding(double v) { return u * std::abs(v) / (1 - u); }
-
-std::vector<double> to_double(const float* v, size_t n) { return std::vector<double>(v, v + n); }
-
-// The geometry of a conv or linear layer as a convolution (a linear one covers the whole image).
-ConvCase conv_case(Layer& layer, const Shape& in) {
-  if (auto* c = dynamic_cast<Conv2d*>(&layer)) {
-    const ConvGeometry& g = c->geometry();
-    return {in, c->out_channels(), g.kh, g.kw, g.stride, g.pad};
-  }
-  return {in, dynamic_cast<Linear&>(layer).out_features(), in.h, in.w, 1, 0};
-}
-bool is_winograd(Layer& layer) {
-  auto* c = dynamic_cast<Conv2d*>(&layer);
-  return c && c->uses_winograd();
-}
-Param* bias_of(Layer& layer) {
-  if (auto* c = dynamic_cast<Conv2d*>(&layer)) return c->bias();
-  return dynamic_cast<Linear&>(layer).bias();
-}
-// Roundings on a path through one layer: forward (f) and the longest of its backward sums (b).
-struct LayerDepth {
-  double f, b;
-};
-LayerDepth conv_depth(Layer& layer, const Shape& in) {
-  const ConvCase g = conv_case(layer, in);
-  const ConvDepths d = is_winograd(layer) ? winograd_depths(g) : direct_conv_depths(g);
-  return {d.y, std::max({d.dx, d.dw, d.db})};
-}
-
-// Max-pool windows: for each output, the index (in the input tensor) of its first maximum, as
-// layers/maxpool2d.cpp picks it.
-std::vector<size_t> pool_winners(const Tensor& x, int k, int s) {
-  const Shape& in = x.shape();
-  const int Ho = (in.h - k) / s + 1, Wo = (in.w - k) / s + 1;
-  std::vector<size_t> win;
-  for (int c = 0; c < in.c; ++c)
-    for (int n = 0; n < in.n; ++n)
-      for (int i = 0; i < Ho; ++i)
-        for (int j = 0; j < Wo; ++j) {
-          size_t best = x.offset(n, c, i * s, j * s);
-          for (int p = 0; p < k; ++p)
-            for (int q = 0; q < k; ++q)
-              if (x[x.offset(n, c, i * s + p, j * s + q)] > x[best]) best = x.offset(n, c, i * s + p, j * s + q);
-          win.push_back(best);
-        }
-  return win;
-}
-
-// The forward pass on absolute values, layer by layer (m[i]: magnitudes of layer i's output), and
-// the roundings so far. Checks that delve's float pass is on the exact pass's linear piece: every
-// PReLU input further from 0 than its error bound, every pool winner ahead of the rest of its
-// window by more than both error bounds.
-struct Analysis {
-  std::vector<std::vector<double>> m;
-  std::vector<double> depth;  // D_f up to and including layer i
-  std::vector<std::vector<size_t>> winners;
-  double backward_depth = 0;  // D_b: Σ of the layers' backward depths
-  size_t off_piece = 0;       // PReLU inputs and pool margins within their error bound of a kink
-};
-
-Analysis forward_magnitudes(Net& net, const Tensor& x, const nlohmann::json& model) {
-  Analysis a;
-  double depth = 0;
-  for (size_t i = 0; i < net.layers().size(); ++i) {
-    Layer& layer = *net.layers()[i];
-    const Tensor& xin = i == 0 ? x : net.activation(i - 1);
-    const std::vector<double> min = i == 0 ? to_double(x.data(), x.size()) : a.m[i - 1];  // |·| taken below
-    std::vector<double> mout(net.activation(i).size());
-    std::vector<size_t> win;
-    const double err = gamma_n(depth) + gamma_n(depth, kDoubleUnitRoundoff);  // of xin, relative to min
-    if (layer.weight()) {
-      const ConvCase g = conv_case(layer, xin.shape());
-      Param* b = bias_of(layer);
-      const float* bw = b ? b->w.data() : nullptr;
-      const ConvReference r = is_winograd(layer) ? winograd_magnitudes(g, min.data(), layer.weight()->w.data(), bw, kForwardOnly)
-                                                 : direct_conv_reference(g, min.data(), layer.weight()->w.data(), bw, kForwardOnly);
-      mout = r.y.magnitude;
-      const LayerDepth d = conv_depth(layer, xin.shape());
-      depth += d.f;
-      a.backward_depth += d.b;
-    } else if (auto* p = dynamic_cast<PReLU*>(&layer)) {
-      const size_t plane = size_t(xin.shape().n) * xin.shape().h * xin.shape().w;
-      for (size_t j = 0; j < xin.size(); ++j) {
-        const double slope = std::abs(p->slope()->w[p->channel_shared() ? 0 : j / plane]);
-        a.off_piece += !(std::abs(xin[j]) > err * std::abs(min[j]));  // a sign the error could flip
-        mout[j] = std::abs(min[j]) * (xin[j] > 0 ? 1.0 : slope);
-      }
-      depth += 1;  // a·x
-      a.backward_depth += double(p->channel_shared() ? xin.size() : plane);  // Σ of ∂L/∂a
-    } else if (dynamic_cast<MaxPool2d*>(&layer)) {
-      const int k = model[i].value("kernel", 2), s = model[i].value("stride", k);
-      REQUIRE_MESSAGE(k == s, "the bound routes each output to one input: windows must not overlap");
-      win = pool_winners(xin, k, s);
-      for (size_t o = 0; o < win.size(); ++o) mout[o] = std::abs(min[win[o]]);
-      // margins: the winner vs the other values of its window
-      const Shape& in = xin.shape();
-      for (size_t o = 0; o < win.size(); ++o) {
-        const size_t w0 = win[o] - (win[o] % in.w) % k - (win[o] / in.w % in.h) % k * in.w;  // window's corner
-        for (int pp = 0; pp < k; ++pp)
-          for (int qq = 0; qq < k; ++qq) {
-            const size_t j = w0 + size_t(pp) * in.w + qq;
-            if (j == win[o]) continue;
-            a.off_piece += !(xin[win[o]] - xin[j] > err * (std::abs(min[win[o]]) + std::abs(min[j])));
-          }
-      }
-    } else {
-      FAIL("the golden test's bounds know conv, linear, prelu and maxpool, not ", layer.kind());
-    }
-    a.m.push_back(std::move(mout));
-    a.winners.push_back(std::move(win));
-    a.depth.push_back(depth);
-  }
-  return a;
-}
-
-// The backward pass on absolute values from the seed s (bounds on ∂L/∂z errors): for each
-// parameter, the bound on its gradient's error.
-std::map<std::string, std::vector<double>> backward_bounds(Net& net, const Tensor& x, const Analysis& a,
-                                                           std::vector<double> s) {
-  std::map<std::string, std::vector<double>> bounds;
-  for (size_t i = net.layers().size(); i-- > 0;) {
-    Layer& layer = *net.layers()[i];
-    const Tensor& xin = i == 0 ? x : net.activation(i - 1);
-    const std::vector<double> min = i == 0 ? to_double(x.data(), x.size()) : a.m[i - 1];
-    std::vector<double> sin(xin.size(), 0.0);
-    if (layer.weight()) {
-      const ConvCase g = conv_case(layer, xin.shape());
-      Param* b = bias_of(layer);
-      const float* bw = b ? b->w.data() : nullptr;
-      const ConvReference r = is_winograd(layer) ? winograd_magnitudes(g, min.data(), layer.weight()->w.data(), bw, s.data())
-                                                 : direct_conv_reference(g, min.data(), layer.weight()->w.data(), bw, s.data());
-      bounds[layer.weight()->name] = r.dw.magnitude;
-      if (b) bounds[b->name] = r.db.magnitude;
-      sin = r.dx.magnitude;
-    } else if (auto* p = dynamic_cast<PReLU*>(&layer)) {
-      const size_t plane = size_t(xin.shape().n) * xin.shape().h * xin.shape().w;
-      std::vector<double> da(p->slope()->count(), 0.0);
-      for (size_t j = 0; j < xin.size(); ++j) {
-        const size_t c = p->channel_shared() ? 0 : j / plane;
-        sin[j] = s[j] * (xin[j] > 0 ? 1.0 : std::abs(p->slope()->w[c]));
-        if (xin[j] <= 0) da[c] += s[j] * std::abs(min[j]);  // ∂L/∂a = Σ_{x<0} dy·x (Eq. 4)
-      }
-      bounds[p->slope()->name] = da;
-    } else {  // max-pool: each output's seed goes to its winner
-      for (size_t o = 0; o < a.winners[i].size(); ++o) sin[a.winners[i][o]] += s[o];
-    }
-    s = std::move(sin);
-  }
-  return bounds;
-}
 
 struct Fixture {
   SafetensorsFile f = read_safetensors(kFixture);
@@ -245,7 +96,7 @@ TEST_CASE("golden: a tiny net's forward, loss, gradients and SGD step equal PyTo
 
   // Forward: logits [K × N] against PyTorch's [N × K].
   const Tensor& z = net.forward(x, Mode::Train);
-  const Analysis a = forward_magnitudes(net, x, fx.model);
+  const Analysis a = forward_magnitudes(net, x);
   const double Df = a.depth.back();
   const int N = in.n, K = classes;
   std::vector<double> want_z(size_t(K) * N), bound_z(size_t(K) * N), ez(size_t(K) * N);
@@ -253,7 +104,7 @@ TEST_CASE("golden: a tiny net's forward, loss, gradients and SGD step equal PyTo
     for (int n = 0; n < N; ++n) {
       const size_t i = size_t(k) * N + n;
       want_z[i] = fx.get("logits")[size_t(n) * K + k];
-      ez[i] = (gamma_n(Df) + gamma_n(Df, kDoubleUnitRoundoff)) * a.m.back()[i];
+      ez[i] = a.bound(a.m.size() - 1, i);
       bound_z[i] = ez[i] + stored_rounding(want_z[i]);
     }
   check_within_bound("logits", z.data(), want_z, bound_z);
@@ -261,34 +112,14 @@ TEST_CASE("golden: a tiny net's forward, loss, gradients and SGD step equal PyTo
   // error bound of a kink (else the fixture sits on one, or delve's activations are wrong).
   REQUIRE_MESSAGE(a.off_piece == 0, "delve's forward pass is not on the exact pass's linear piece");
 
-  // Loss and ∂L/∂z (layers/softmax_xent.cpp): per image n, E_n = max_k e_z; the loss moves by at
-  // most 2·E_n/N through the logits (log Σ exp and z_label are 1-Lipschitz in the max norm), and by
-  // its own rounding (softmax_rounding, tests/float_bounds.h), then float(loss) (u·|L|); p moves by
-  // a factor e^{±2·E_n} through the logits and by p_relative() through its rounding;
-  // ∂L/∂z = p·fl(1/N) − [k = label]·fl(1/N): two roundings on p, two more on the label's term.
+  // Loss and ∂L/∂z within their bounds (tests/net_bounds.h), plus the fixture's rounding.
   SoftmaxCrossEntropy xent;
   const float loss = xent.forward(z, labels.data());
   Tensor dz;
   xent.backward(dz);
-  double loss_bound = 2 * u * std::abs(double(loss));  // float(loss) and the fixture's rounding
-  std::vector<double> seed(size_t(K) * N);
-  for (int n = 0; n < N; ++n) {
-    double mx = z[n], E = 0, sum = 0;
-    for (int k = 0; k < K; ++k) mx = std::max(mx, double(z[size_t(k) * N + n])), E = std::max(E, ez[size_t(k) * N + n]);
-    double R = 0;
-    for (int k = 0; k < K; ++k) R = std::max(R, mx - z[size_t(k) * N + n]), sum += std::exp(z[size_t(k) * N + n] - mx);
-    const SoftmaxRounding sr = softmax_rounding(R);
-    loss_bound += (2 * E + sr.log_sum() + gamma_n(K, kDoubleUnitRoundoff)) / N;
-    for (int k = 0; k < K; ++k) {
-      const size_t i = size_t(k) * N + n;
-      const double p = std::exp(z[i] - mx) / sum;  // exact softmax of delve's logits
-      const double rho = sr.p_relative();          // delve's p against p
-      const double e_d = (p * (std::exp(2 * E) - 1) + p * ((1 + rho) * (1 + u) * (1 + u) - 1) +
-                          (k == labels[n] ? (1 + u) * (1 + u) - 1 + 2 * u : 0.0)) / N;
-      const double G = gamma_n(Df + a.backward_depth) + gamma_n(Df + a.backward_depth, kDoubleUnitRoundoff);
-      seed[i] = G * std::abs(dz[i]) + e_d;  // B is linear in its seed: both parts in one pass
-    }
-  }
+  const LossBounds lb = loss_bounds(z, dz, labels.data(), ez, Df + a.backward_depth);
+  const double loss_bound = lb.loss;
+  const std::vector<double>& seed = lb.seed;
   const double want_loss = fx.get("loss")[0];
   INFO("loss ", loss, ", PyTorch ", want_loss, ", bound ", loss_bound);
   CHECK(std::abs(loss - want_loss) <= loss_bound + stored_rounding(want_loss));
