@@ -106,7 +106,10 @@ TEST_CASE("fast BLAS core is used when the CPU supports one") {
     std::string core = blas_core();
     for (auto& ch : core) ch = char(std::tolower(ch));
     for (auto& ch : best) ch = char(std::tolower(ch));
-    CHECK(core == best);
+    // ensure_fast_blas replaces only OpenBLAS's generic fallbacks with `best`; a core OpenBLAS
+    // recognised itself is kept (on a Zen 5 it picks Cooperlake, a superset of SkylakeX).
+    INFO("core ", core, ", best for this CPU ", best);
+    CHECK((core == best || (core != "prescott" && core != "core2" && core != "nehalem")));
   }
 }
 
