@@ -97,59 +97,78 @@ constexpr double kAbsBT[4][4] = {{1, 0, 1, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 1
 constexpr double kAbsG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, {0, 0, 1}};
 constexpr double kAbsAT[2][4] = {{1, 1, 1, 0}, {0, 1, 1, 1}};
 
-// The Winograd magnitudes M of y, dx, dw, db: the algorithm run on |x|, |w|, |b|, |dy| with the
-// transforms' |coefficients| (the exact values are direct_conv_reference's: the same function).
-template <class X, class P, class G = float>
-ConvReference winograd_magnitudes(const ConvCase& g, const X* x, const P* w, const P* b, const G* dy) {
-  const Shape in = g.in, out = g.out();
-  const int C = in.c, D = g.out_c, TH = (in.h + 1) / 2, TW = (in.w + 1) / 2;
-  const size_t T = size_t(in.n) * TH * TW;
-  ConvReference r{Reference(out.count()), Reference(in.count()), Reference(size_t(D) * C * 9), Reference(size_t(D))};
-  std::vector<double> U(size_t(D) * C * 16), V(size_t(C) * T * 16), dM(size_t(D) * T * 16);
-  for (size_t k = 0; k < size_t(D) * C; ++k)  // |U| = |G| |g| |G|ᵀ
-    for (int u = 0; u < 4; ++u)
-      for (int v = 0; v < 4; ++v)
-        for (int p = 0; p < 3; ++p)
-          for (int q = 0; q < 3; ++q) U[k * 16 + 4 * u + v] += kAbsG[u][p] * std::abs(w[k * 9 + 3 * p + q]) * kAbsG[v][q];
-  auto tile = [&](size_t t, int& n, int& ty, int& tx) {
+// The transformed operands' magnitudes for one conv: |U| = |G| |g| |G|ᵀ per (d, c), |V| = |Bᵀ| |d| |B|
+// per (c, tile), |dM| = |A| |dY| |Aᵀ| per (d, tile), and |db| = Σ|dy|; tile t = (n, ty, tx).
+struct WinogradTerms {
+  Shape in, out;
+  int C, D, TH, TW;
+  size_t T;
+  std::vector<double> U, V, dM, db;
+  void tile(size_t t, int& n, int& ty, int& tx) const {
     n = int(t / (size_t(TH) * TW));
     ty = int(t / TW % TH);
     tx = int(t % TW);
-  };
-  for (int c = 0; c < C; ++c)  // |V| = |Bᵀ| |d| |B|, d the tile's 4×4 patch (zero outside)
-    for (size_t t = 0; t < T; ++t) {
-      int n, ty, tx;
-      tile(t, n, ty, tx);
-      for (int rr = 0; rr < 4; ++rr)
-        for (int s = 0; s < 4; ++s) {
-          const int h = 2 * ty - 1 + rr, v = 2 * tx - 1 + s;
-          if (h < 0 || h >= in.h || v < 0 || v >= in.w) continue;
-          const double d = std::abs(x[((size_t(c) * in.n + n) * in.h + h) * in.w + v]);
-          for (int u = 0; u < 4; ++u)
-            for (int e = 0; e < 4; ++e) V[(size_t(c) * T + t) * 16 + 4 * u + e] += kAbsBT[u][rr] * d * kAbsBT[e][s];
-        }
-    }
-  for (int d = 0; d < D; ++d)  // |dM| = |A| |dY| |Aᵀ|, and db
-    for (size_t t = 0; t < T && dy; ++t) {
-      int n, ty, tx;
-      tile(t, n, ty, tx);
-      for (int i = 0; i < 2; ++i)
-        for (int j = 0; j < 2; ++j) {
-          const int h = 2 * ty + i, v = 2 * tx + j;
-          if (h >= out.h || v >= out.w) continue;
-          const double e = std::abs(dy[((size_t(d) * out.n + n) * out.h + h) * out.w + v]);
-          r.db.magnitude[d] += e;
-          for (int u = 0; u < 4; ++u)
-            for (int q = 0; q < 4; ++q) dM[(size_t(d) * T + t) * 16 + 4 * u + q] += kAbsAT[i][u] * e * kAbsAT[j][q];
-        }
-    }
+  }
+  template <class X, class P, class G>
+  WinogradTerms(const ConvCase& g, const X* x, const P* w, const G* dy)
+      : in(g.in), out(g.out()), C(g.in.c), D(g.out_c), TH((g.in.h + 1) / 2), TW((g.in.w + 1) / 2),
+        T(size_t(g.in.n) * TH * TW), U(size_t(D) * C * 16), V(size_t(C) * T * 16), dM(size_t(D) * T * 16),
+        db(size_t(D)) {
+    auto tile = [&](size_t t, int& n, int& ty, int& tx) { this->tile(t, n, ty, tx); };
+    for (size_t k = 0; k < size_t(D) * C; ++k)  // |U| = |G| |g| |G|ᵀ
+      for (int u = 0; u < 4; ++u)
+        for (int v = 0; v < 4; ++v)
+          for (int p = 0; p < 3; ++p)
+            for (int q = 0; q < 3; ++q) U[k * 16 + 4 * u + v] += kAbsG[u][p] * std::abs(w[k * 9 + 3 * p + q]) * kAbsG[v][q];
+    for (int c = 0; c < C; ++c)  // |V| = |Bᵀ| |d| |B|, d the tile's 4×4 patch (zero outside)
+      for (size_t t = 0; t < T; ++t) {
+        int n, ty, tx;
+        tile(t, n, ty, tx);
+        for (int rr = 0; rr < 4; ++rr)
+          for (int s = 0; s < 4; ++s) {
+            const int h = 2 * ty - 1 + rr, v = 2 * tx - 1 + s;
+            if (h < 0 || h >= in.h || v < 0 || v >= in.w) continue;
+            const double d = std::abs(x[((size_t(c) * in.n + n) * in.h + h) * in.w + v]);
+            for (int u = 0; u < 4; ++u)
+              for (int e = 0; e < 4; ++e) V[(size_t(c) * T + t) * 16 + 4 * u + e] += kAbsBT[u][rr] * d * kAbsBT[e][s];
+          }
+      }
+    for (int d = 0; d < D; ++d)  // |dM| = |A| |dY| |Aᵀ|, and db
+      for (size_t t = 0; t < T && dy; ++t) {
+        int n, ty, tx;
+        tile(t, n, ty, tx);
+        for (int i = 0; i < 2; ++i)
+          for (int j = 0; j < 2; ++j) {
+            const int h = 2 * ty + i, v = 2 * tx + j;
+            if (h >= out.h || v >= out.w) continue;
+            const double e = std::abs(dy[((size_t(d) * out.n + n) * out.h + h) * out.w + v]);
+            db[d] += e;
+            for (int u = 0; u < 4; ++u)
+              for (int q = 0; q < 4; ++q) dM[(size_t(d) * T + t) * 16 + 4 * u + q] += kAbsAT[i][u] * e * kAbsAT[j][q];
+          }
+      }
+  }
+};
+
+// out[e] = Σ_{k<K} a[k·sa + e] · b[k·sb + e] at the 16 points e of the transform domain.
+inline void sum_products16(const double* a, size_t sa, const double* b, size_t sb, size_t K, double* out) {
+  for (size_t k = 0; k < K; ++k)
+    for (int e = 0; e < 16; ++e) out[e] += a[k * sa + e] * b[k * sb + e];
+}
+
+// |y| = |Aᵀ| (Σ_c |U| |V|) |A| + |b| for every output pixel.
+template <class P>
+void winograd_y_magnitude(const WinogradTerms& m, const P* b, Reference& y) {
+  const Shape& out = m.out;
+  const int C = m.C, D = m.D;
+  const size_t T = m.T;
+  const std::vector<double>&U = m.U, &V = m.V;
   for (int d = 0; d < D; ++d)
     for (size_t t = 0; t < T; ++t) {
       int n, ty, tx;
-      tile(t, n, ty, tx);
+      m.tile(t, n, ty, tx);
       double M[16] = {};
-      for (int c = 0; c < C; ++c)
-        for (int e = 0; e < 16; ++e) M[e] += U[(size_t(d) * C + c) * 16 + e] * V[(size_t(c) * T + t) * 16 + e];
+      sum_products16(&U[size_t(d) * C * 16], 16, &V[t * 16], T * 16, size_t(C), M);
       for (int i = 0; i < 2; ++i)  // |y| = |Aᵀ| |M| |A| + |b|
         for (int j = 0; j < 2; ++j) {
           const int h = 2 * ty + i, v = 2 * tx + j;
@@ -157,17 +176,23 @@ ConvReference winograd_magnitudes(const ConvCase& g, const X* x, const P* w, con
           double s = b ? std::abs(b[d]) : 0.0;
           for (int u = 0; u < 4; ++u)
             for (int q = 0; q < 4; ++q) s += kAbsAT[i][u] * M[4 * u + q] * kAbsAT[j][q];
-          r.y.magnitude[((size_t(d) * out.n + n) * out.h + h) * out.w + v] = s;
+          y.magnitude[((size_t(d) * out.n + n) * out.h + h) * out.w + v] = s;
         }
     }
-  if (!dy) return r;
-  for (int c = 0; c < C; ++c)  // |dV| = Σ_d |U| |dM|, |dd| = |B| |dV| |Bᵀ| summed over overlapping tiles
+}
+
+// |dV| = Σ_d |U| |dM|, |dd| = |B| |dV| |Bᵀ| summed over overlapping tiles.
+inline void winograd_dx_magnitude(const WinogradTerms& m, Reference& dx) {
+  const Shape& in = m.in;
+  const int C = m.C, D = m.D;
+  const size_t T = m.T;
+  const std::vector<double>&U = m.U, &dM = m.dM;
+  for (int c = 0; c < C; ++c)
     for (size_t t = 0; t < T; ++t) {
       int n, ty, tx;
-      tile(t, n, ty, tx);
+      m.tile(t, n, ty, tx);
       double dV[16] = {};
-      for (int d = 0; d < D; ++d)
-        for (int e = 0; e < 16; ++e) dV[e] += U[(size_t(d) * C + c) * 16 + e] * dM[(size_t(d) * T + t) * 16 + e];
+      sum_products16(&U[size_t(c) * 16], size_t(C) * 16, &dM[t * 16], T * 16, size_t(D), dV);
       for (int rr = 0; rr < 4; ++rr)
         for (int s = 0; s < 4; ++s) {
           const int h = 2 * ty - 1 + rr, v = 2 * tx - 1 + s;
@@ -175,22 +200,42 @@ ConvReference winograd_magnitudes(const ConvCase& g, const X* x, const P* w, con
           double acc = 0.0;
           for (int u = 0; u < 4; ++u)
             for (int e = 0; e < 4; ++e) acc += kAbsBT[u][rr] * dV[4 * u + e] * kAbsBT[e][s];
-          r.dx.magnitude[((size_t(c) * in.n + n) * in.h + h) * in.w + v] += acc;
+          dx.magnitude[((size_t(c) * in.n + n) * in.h + h) * in.w + v] += acc;
         }
     }
-  for (int d = 0; d < D; ++d)  // |dU| = Σ_t |dM| |V|, |dg| = |G|ᵀ |dU| |G|
+}
+
+// |dU| = Σ_t |dM| |V|, |dg| = |G|ᵀ |dU| |G|.
+inline void winograd_dw_magnitude(const WinogradTerms& m, Reference& dw) {
+  const int C = m.C, D = m.D;
+  const size_t T = m.T;
+  const std::vector<double>&V = m.V, &dM = m.dM;
+  for (int d = 0; d < D; ++d)
     for (int c = 0; c < C; ++c) {
       double dU[16] = {};
-      for (size_t t = 0; t < T; ++t)
-        for (int e = 0; e < 16; ++e) dU[e] += dM[(size_t(d) * T + t) * 16 + e] * V[(size_t(c) * T + t) * 16 + e];
+      sum_products16(&dM[size_t(d) * T * 16], 16, &V[size_t(c) * T * 16], 16, T, dU);
       for (int p = 0; p < 3; ++p)
         for (int q = 0; q < 3; ++q) {
           double s = 0.0;
           for (int u = 0; u < 4; ++u)
             for (int v = 0; v < 4; ++v) s += kAbsG[u][p] * dU[4 * u + v] * kAbsG[v][q];
-          r.dw.magnitude[(size_t(d) * C + c) * 9 + 3 * p + q] = s;
+          dw.magnitude[(size_t(d) * C + c) * 9 + 3 * p + q] = s;
         }
     }
+}
+
+// The Winograd magnitudes M of y, dx, dw, db: the algorithm run on |x|, |w|, |b|, |dy| with the
+// transforms' |coefficients| (the exact values are direct_conv_reference's: the same function).
+template <class X, class P, class G = float>
+ConvReference winograd_magnitudes(const ConvCase& g, const X* x, const P* w, const P* b, const G* dy) {
+  const WinogradTerms m(g, x, w, dy);
+  ConvReference r{Reference(m.out.count()), Reference(m.in.count()), Reference(size_t(m.D) * m.C * 9),
+                  Reference(size_t(m.D))};
+  winograd_y_magnitude(m, b, r.y);
+  if (!dy) return r;
+  r.db.magnitude = m.db;
+  winograd_dx_magnitude(m, r.dx);
+  winograd_dw_magnitude(m, r.dw);
   return r;
 }
 

@@ -279,27 +279,23 @@ inline LossRounding loss_rounding(LayerHarness& h, const Tensor& x, const Tensor
   return lr;
 }
 
-// Checks ∂L/∂x and ∂L/∂w of h.layer at x (which it perturbs and restores), for a random dy drawn
-// from `seed`, plus the overwrite/accumulate contract.
-inline GradCheckReport gradcheck(LayerHarness& h, Tensor& x, uint64_t seed, const GradCheckOptions& o = {}) {
-  GradCheckReport r;
-  Rng rng(seed);
-  const std::string replay_state = o.replay ? o.replay->save() : std::string();
-  auto run_forward = [&](const Tensor& in, Tensor& y) {
-    if (o.replay) o.replay->restore(replay_state);
-    h.forward(in, y, o.mode);
-  };
-  Tensor y(h.out);
-  run_forward(x, y);
-  Tensor dy(h.out);
-  fill_normal(dy, rng);
-
+// The analytic gradients three times: dx prefilled with NaN and every dw from 0 (dx, dw1); again
+// onto those, dx prefilled with other garbage (dw2: doubled); and with dx == nullptr from 0 (dw3).
+// Records whether dx was overwritten; the dw checks need the tolerances (gradcheck).
+struct AnalyticPasses {
+  Tensor dx;
+  std::vector<std::vector<float>> dw1, dw2, dw3;
+};
+inline AnalyticPasses analytic_passes(LayerHarness& h, const Tensor& x, const Tensor& y, const Tensor& dy,
+                                      GradCheckReport& r) {
+  AnalyticPasses an;
+  Tensor& dx = an.dx;
+  std::vector<std::vector<float>>&dw1 = an.dw1, &dw2 = an.dw2, &dw3 = an.dw3;
+  dx.resize(h.in);
   // Analytic gradients: dx prefilled with NaN, every dw starting at 0.
-  Tensor dx(h.in);
   dx.fill(std::numeric_limits<float>::quiet_NaN());
   h.zero_grads();
   h.backward(x, y, dy, &dx);
-  std::vector<std::vector<float>> dw1, dw2, dw3;
   for (auto& p : h.reg.all()) dw1.emplace_back(p->dw.data(), p->dw.data() + p->count());
   for (size_t i = 0; i < dx.size(); ++i)
     if (!std::isfinite(dx[i])) r.dx_overwritten = false;
@@ -315,6 +311,28 @@ inline GradCheckReport gradcheck(LayerHarness& h, Tensor& x, uint64_t seed, cons
   h.zero_grads();
   h.backward(x, y, dy, nullptr);
   for (auto& p : h.reg.all()) dw3.emplace_back(p->dw.data(), p->dw.data() + p->count());
+
+  return an;
+}
+
+// Checks ∂L/∂x and ∂L/∂w of h.layer at x (which it perturbs and restores), for a random dy drawn
+// from `seed`, plus the overwrite/accumulate contract.
+inline GradCheckReport gradcheck(LayerHarness& h, Tensor& x, uint64_t seed, const GradCheckOptions& o = {}) {
+  GradCheckReport r;
+  Rng rng(seed);
+  const std::string replay_state = o.replay ? o.replay->save() : std::string();
+  auto run_forward = [&](const Tensor& in, Tensor& y) {
+    if (o.replay) o.replay->restore(replay_state);
+    h.forward(in, y, o.mode);
+  };
+  Tensor y(h.out);
+  run_forward(x, y);
+  Tensor dy(h.out);
+  fill_normal(dy, rng);
+
+  const AnalyticPasses an = analytic_passes(h, x, y, dy, r);
+  const Tensor& dx = an.dx;
+  const auto &dw1 = an.dw1, &dw2 = an.dw2, &dw3 = an.dw3;
 
   // Numerical gradients. The loss keeps its last two outputs: y+ and y− after each coordinate's pair.
   const LossRounding lr = loss_rounding(h, x, dy, o, run_forward);

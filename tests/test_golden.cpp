@@ -60,23 +60,21 @@ struct Fixture {
   double meta(const std::string& key) const { return std::stod(f.metadata.at(key)); }
 };
 
-}  // namespace
-
-TEST_CASE("golden: a tiny net's forward, loss, gradients and SGD step equal PyTorch's float64 ones") {
-  const Fixture fx;
+// delve's input (C × N × H × W, from PyTorch's N × C × H × W), labels, and the net built from the
+// fixture's layer list with its weights and initial momentum, names and shapes checked.
+void load_net(const Fixture& fx, Net& net, Tensor& x, std::vector<int32_t>& labels) {
   const std::vector<int64_t> in_dims = fx.f.shapes.at("input");  // N, C, H, W (PyTorch's NCHW)
   REQUIRE(in_dims.size() == 4);
   const Shape in{int(in_dims[0]), int(in_dims[1]), int(in_dims[2]), int(in_dims[3])};
-  Tensor x(in);  // delve's C × N × H × W from PyTorch's N × C × H × W
+  x.resize(in);  // delve's C × N × H × W from PyTorch's N × C × H × W
   const std::vector<float>& xin = fx.get("input");
   for (int n = 0; n < in.n; ++n)
     for (int c = 0; c < in.c; ++c)
       for (int h = 0; h < in.h; ++h)
         for (int w = 0; w < in.w; ++w) x.at(n, c, h, w) = xin[((size_t(n) * in.c + c) * in.h + h) * in.w + w];
-  std::vector<int32_t> labels;
+  labels.clear();
   for (float l : fx.get("labels")) labels.push_back(int32_t(l));
 
-  Net net;
   ModelSpec spec;
   spec.family = "layers";
   spec.layers = fx.model;
@@ -93,6 +91,48 @@ TEST_CASE("golden: a tiny net's forward, loss, gradients and SGD step equal PyTo
     std::copy_n(fx.get(p->name).data(), p->count(), p->w.data());
     std::copy_n(fx.get("momentum." + p->name).data(), p->count(), p->v.data());
   }
+}
+
+// One SGD step (optim/sgd.cpp) from the fixture's weights and momentum, within its bounds given
+// those of the gradients.
+void check_sgd_step(Net& net, const Fixture& fx, std::map<std::string, std::vector<double>>& grad_bound_of) {
+  // One SGD step (optim/sgd.cpp): v1 = μ·v0 + lr·(dw + λ·decay_mult·w), w1 = w − v1, with μ, lr,
+  // λ rounded to float (one rounding each): μ·v0 takes 3 roundings (μ, ×, +), λ·w 6 (λ, ×, +,
+  // lr, ×, +), dw 4 (+, lr, ×, +) and brings its own error e_dw, scaled by lr; w − v1 one more.
+  const double lr = fx.meta("lr"), mu = fx.meta("momentum"), lambda = fx.meta("weight_decay");
+  std::vector<std::vector<float>> w0;
+  for (auto& p : net.params()) w0.emplace_back(p->w.data(), p->w.data() + p->count());
+  Sgd(SgdOptions{float(mu), float(lambda)}).step(net.params(), float(lr));
+  for (size_t k = 0; k < net.params().size(); ++k) {
+    const Param& p = *net.params()[k];
+    const std::vector<float>& v0 = fx.get("momentum." + p.name);
+    const std::vector<float>& want_w = fx.get("updated." + p.name);
+    const std::vector<float>& want_v = fx.get("updated_momentum." + p.name);
+    std::vector<double> ew(p.count()), ev(p.count()), ww(want_w.begin(), want_w.end()), wv(want_v.begin(), want_v.end());
+    for (size_t i = 0; i < p.count(); ++i) {
+      const double e_dw = grad_bound_of[p.name][i] + stored_rounding(fx.get("grad." + p.name)[i]);
+      const double dw = std::abs(fx.get("grad." + p.name)[i]) + e_dw;
+      const double decay = lambda * p.decay_mult;
+      const double e_v = gamma_n(6) * (mu * std::abs(v0[i]) + lr * (dw + decay * std::abs(w0[k][i]))) +
+                         lr * (1 + gamma_n(6)) * e_dw;
+      ev[i] = e_v + stored_rounding(wv[i]);
+      ew[i] = e_v + u * (std::abs(w0[k][i]) + std::abs(wv[i]) + e_v) + stored_rounding(ww[i]);
+    }
+    check_within_bound(("updated." + p.name).c_str(), p.w.data(), ww, ew);
+    check_within_bound(("updated_momentum." + p.name).c_str(), p.v.data(), wv, ev);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("golden: a tiny net's forward, loss, gradients and SGD step equal PyTorch's float64 ones") {
+  const Fixture fx;
+  Net net;
+  Tensor x;
+  std::vector<int32_t> labels;
+  load_net(fx, net, x, labels);
+  const Shape& in = x.shape();
+  const int classes = int(fx.f.shapes.at("logits")[1]);
 
   // Forward: logits [K × N] against PyTorch's [N × K].
   const Tensor& z = net.forward(x, Mode::Train);
@@ -137,29 +177,5 @@ TEST_CASE("golden: a tiny net's forward, loss, gradients and SGD step equal PyTo
     grad_bound_of[p->name] = grad_bounds.at(p->name);
   }
 
-  // One SGD step (optim/sgd.cpp): v1 = μ·v0 + lr·(dw + λ·decay_mult·w), w1 = w − v1, with μ, lr,
-  // λ rounded to float (one rounding each): μ·v0 takes 3 roundings (μ, ×, +), λ·w 6 (λ, ×, +,
-  // lr, ×, +), dw 4 (+, lr, ×, +) and brings its own error e_dw, scaled by lr; w − v1 one more.
-  const double lr = fx.meta("lr"), mu = fx.meta("momentum"), lambda = fx.meta("weight_decay");
-  std::vector<std::vector<float>> w0;
-  for (auto& p : net.params()) w0.emplace_back(p->w.data(), p->w.data() + p->count());
-  Sgd(SgdOptions{float(mu), float(lambda)}).step(net.params(), float(lr));
-  for (size_t k = 0; k < net.params().size(); ++k) {
-    const Param& p = *net.params()[k];
-    const std::vector<float>& v0 = fx.get("momentum." + p.name);
-    const std::vector<float>& want_w = fx.get("updated." + p.name);
-    const std::vector<float>& want_v = fx.get("updated_momentum." + p.name);
-    std::vector<double> ew(p.count()), ev(p.count()), ww(want_w.begin(), want_w.end()), wv(want_v.begin(), want_v.end());
-    for (size_t i = 0; i < p.count(); ++i) {
-      const double e_dw = grad_bound_of[p.name][i] + stored_rounding(fx.get("grad." + p.name)[i]);
-      const double dw = std::abs(fx.get("grad." + p.name)[i]) + e_dw;
-      const double decay = lambda * p.decay_mult;
-      const double e_v = gamma_n(6) * (mu * std::abs(v0[i]) + lr * (dw + decay * std::abs(w0[k][i]))) +
-                         lr * (1 + gamma_n(6)) * e_dw;
-      ev[i] = e_v + stored_rounding(wv[i]);
-      ew[i] = e_v + u * (std::abs(w0[k][i]) + std::abs(wv[i]) + e_v) + stored_rounding(ww[i]);
-    }
-    check_within_bound(("updated." + p.name).c_str(), p.w.data(), ww, ew);
-    check_within_bound(("updated_momentum." + p.name).c_str(), p.v.data(), wv, ev);
-  }
+  check_sgd_step(net, fx, grad_bound_of);
 }
