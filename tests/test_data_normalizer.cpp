@@ -9,6 +9,7 @@
 #include "data/normalizer.h"
 #include "data/subset.h"
 #include "data_test_files.h"
+#include "tests/float_bounds.h"
 
 using namespace delve;
 using namespace delve::test;
@@ -80,8 +81,10 @@ TEST_CASE("normalizer: 28x28 sits centred on the 32x32 canvas, odd margins go bo
   for (int y = 0; y < 32; ++y)
     for (int x = 0; x < 32; ++x) {
       const bool inside = y >= 2 && y < 30 && x >= 2 && x < 30;
-      const float want = inside ? ds.image(1)[(y - 2) * 28 + (x - 2)] / 255.f : 0.f;
-      CHECK(canvas[y * 32 + x] == doctest::Approx(want).epsilon(1e-6));
+      // canvas = 0 + x·fl(1/255): two roundings (the scale, the product; + 0 is exact) against
+      // the exact x/255 (tests/float_bounds.h).
+      const double want = inside ? ds.image(1)[(y - 2) * 28 + (x - 2)] / 255.0 : 0.0;
+      CHECK(within_rounding(canvas[y * 32 + x], want, want, 2));
     }
 
   Dataset odd = make_dataset(1, 2, 5, 3, {0}, 1, 3);
@@ -90,8 +93,9 @@ TEST_CASE("normalizer: 28x28 sits centred on the 32x32 canvas, odd margins go bo
   CHECK(n2.left() == 2);  // (8 − 3) / 2
   std::vector<float> c2(2 * 64);
   n2.apply(odd.image(0), c2.data());
-  CHECK(c2[64 + 1 * 8 + 2] == doctest::Approx(odd.image(0)[15] / 255.f));  // channel 1, image (0, 0)
-  CHECK(c2[64 + 5 * 8 + 4] == doctest::Approx(odd.image(0)[15 + 4 * 3 + 2] / 255.f));  // channel 1, (4, 2)
+  const double v0 = odd.image(0)[15] / 255.0, v1 = odd.image(0)[15 + 4 * 3 + 2] / 255.0;
+  CHECK(within_rounding(c2[64 + 1 * 8 + 2], v0, v0, 2));  // channel 1, image (0, 0)
+  CHECK(within_rounding(c2[64 + 5 * 8 + 4], v1, v1, 2));  // channel 1, (4, 2)
   CHECK(c2[64 + 6 * 8 + 4] == 0.f);  // below the image: padding
 }
 
@@ -106,16 +110,19 @@ TEST_CASE("normalizer: mean_image is the per-pixel training mean on the canvas, 
   Normalizer norm(ds, spec_with("mean_image", 4));
   const std::vector<double>& m = norm.mean_image();
   REQUIRE(m.size() == 16);
-  CHECK(m[1 * 4 + 1] == doctest::Approx(2.0));
-  CHECK(m[1 * 4 + 2] == doctest::Approx(10.0));
-  CHECK(m[2 * 4 + 1] == doctest::Approx(40.0));
-  CHECK(m[2 * 4 + 2] == doctest::Approx(32.0));
+  // Integer sums divided by 3 in double, and these sums are multiples of 3: exact.
+  CHECK(within_rounding(m[1 * 4 + 1], 2.0, 2.0, 0));
+  CHECK(within_rounding(m[1 * 4 + 2], 10.0, 10.0, 0));
+  CHECK(within_rounding(m[2 * 4 + 1], 40.0, 40.0, 0));
+  CHECK(within_rounding(m[2 * 4 + 2], 32.0, 32.0, 0));
   for (int p : {0, 3, 4, 7, 8, 11, 12, 15}) CHECK(m[p] == 0.0);  // padding averages to zero
   std::vector<float> canvas(16);
   norm.apply(ds.image(2), canvas.data());
-  CHECK(canvas[1 * 4 + 1] == doctest::Approx((4 - 2.0) / 255));
-  CHECK(canvas[2 * 4 + 1] == doctest::Approx((60 - 40.0) / 255));
-  CHECK(canvas[2 * 4 + 2] == doctest::Approx((35 - 32.0) / 255));
+  // canvas = fl(−m/255) + x·fl(1/255): the offset rounds once (m exact here), the scale and the
+  // product once each, the sum once: 3 roundings on a path, M = (|x| + |m|)/255.
+  CHECK(within_rounding(canvas[1 * 4 + 1], (4 - 2.0) / 255, (4 + 2.0) / 255, 3));
+  CHECK(within_rounding(canvas[2 * 4 + 1], (60 - 40.0) / 255, (60 + 40.0) / 255, 3));
+  CHECK(within_rounding(canvas[2 * 4 + 2], (35 - 32.0) / 255, (35 + 32.0) / 255, 3));
   CHECK(canvas[0] == 0.f);
   CHECK(norm.channel_mean().empty());
 }
@@ -136,14 +143,22 @@ TEST_CASE("normalizer: channel mean/std over whole canvases (padding included), 
           s2 += v * v;
           n += 1;
         }
+    // s and s2 are sums of integers, exact in double (and in the normalizer's uint64): mean = s/n
+    // rounds once. var = s2/n − mean² takes 3 roundings on a path (an FMA contraction only
+    // removes one), M = s2/n + mean², so sd = √var is within γ_3·M/(2·sd) plus the root's own
+    // rounding, u·sd (double's u, tests/float_bounds.h).
     const double mean = s / n, sd = std::sqrt(s2 / n - mean * mean);
-    CHECK(norm.channel_mean()[c] == doctest::Approx(mean).epsilon(1e-12));
-    CHECK(norm.channel_std()[c] == doctest::Approx(sd).epsilon(1e-12));
+    const double ud = kDoubleUnitRoundoff;
+    CHECK(std::abs(norm.channel_mean()[c] - mean) <= 2 * ud * mean);  // both round the same quotient
+    CHECK(std::abs(norm.channel_std()[c] - sd) <=
+          2 * gamma_n(3, ud) * (s2 / n + mean * mean) / (2 * sd) + 2 * ud * sd);
     std::vector<float> canvas(3 * P * P);
     norm.apply(ds.image(3), canvas.data());
     const double x = ds.image(3)[(c * 6 + 2) * 4 + 1];  // image (2, 1) → canvas (3, 3)
-    CHECK(canvas[(c * P + 3) * P + 3] == doctest::Approx((x - mean) / sd).epsilon(1e-5));
-    CHECK(canvas[(c * P + 0) * P + 0] == doctest::Approx(-mean / sd).epsilon(1e-5));
+    // canvas = fl(−mean/sd) + x·fl(1/sd) in float: the offset and the scale round once each (their
+    // double parts ~2⁻⁵³), the product and the sum once: 3 roundings, M = (|x| + mean)/sd.
+    CHECK(within_rounding(canvas[(c * P + 3) * P + 3], (x - mean) / sd, (std::abs(x) + mean) / sd, 3));
+    CHECK(within_rounding(canvas[(c * P + 0) * P + 0], -mean / sd, mean / sd, 1));
   }
   CHECK(norm.mean_image().empty());
 
@@ -165,8 +180,11 @@ TEST_CASE("normalizer: statistics come from the training subset only") {
   double mean0 = 0, all0 = 0;
   for (uint32_t i : subset) mean0 += ds.image(i)[0] / 8.0;
   for (size_t i = 0; i < ds.size(); ++i) all0 += ds.image(i)[0] / 40.0;
-  CHECK(norm.mean_image()[0] == doctest::Approx(mean0));
-  CHECK(mean0 != doctest::Approx(all0));
+  // The library sums integers exactly and divides once; mean0 adds 8 rounded quotients in double
+  // (γ_9 in double's u of Σ|terms| = mean0). The two means differ by far more than either's rounding.
+  const double ud = kDoubleUnitRoundoff;
+  CHECK(std::abs(norm.mean_image()[0] - mean0) <= gamma_n(10, ud) * mean0);
+  CHECK(std::abs(mean0 - all0) > gamma_n(10, ud) * mean0 + gamma_n(41, ud) * all0);
 }
 
 TEST_CASE("normalizer: pad_to smaller than the images, and unknown methods, are errors") {

@@ -67,7 +67,7 @@ TEST_CASE("gradcheck passes a correct layer and checks every coordinate") {
   CHECK(r.dx_overwritten);
   CHECK(r.dw_accumulates);
   CHECK(r.null_dx_same_dw);
-  CHECK(r.worst < 1e-4);
+  CHECK(r.worst <= 1.0);  // every coordinate within its derived tolerance (tests/gradcheck.h)
 }
 
 TEST_CASE("gradcheck catches a 1% error in dx or in dw") {

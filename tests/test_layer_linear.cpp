@@ -4,6 +4,8 @@
 
 #include "core/error.h"
 #include "layers/linear.h"
+#include "tests/conv_gradcheck.h"
+#include "tests/conv_reference.h"
 #include "tests/gradcheck.h"
 
 using namespace delve;
@@ -17,7 +19,8 @@ void check_grad(Shape in, int out, bool bias, uint64_t seed) {
   h.randomize_params(rng);
   Tensor x(h.in);
   fill_normal(x, rng);
-  GradCheckReport r = gradcheck(h, x, seed + 1);
+  // As a convolution whose kernel covers the image: sums of C·H·W (forward) and N (∂L/∂w) terms.
+  GradCheckReport r = gradcheck(h, x, seed + 1, conv_gradcheck_options(ConvCase{in, out, in.h, in.w, 1, 0}, false));
   INFO("input ", in.str(), " -> ", out, bias ? " with bias" : " without bias");
   expect_clean(r, coordinates(h));
 }
@@ -37,18 +40,11 @@ TEST_CASE("linear forward flattens each image in PyTorch's (c, h, w) order") {
   fill_normal(x, rng);
   h.forward(x, y, Mode::Train);
   REQUIRE(h.out == Shape{3, 5, 1, 1});
-  const float* w = fc.weight()->w.data();
-  const float* b = fc.bias()->w.data();
-  double worst = 0;
-  for (int n = 0; n < in.n; ++n)
-    for (int o = 0; o < 5; ++o) {
-      double want = b[o];
-      for (int c = 0; c < in.c; ++c)
-        for (int i = 0; i < in.h; ++i)
-          for (int j = 0; j < in.w; ++j) want += double(w[o * 24 + (c * in.h + i) * in.w + j]) * x.at(n, c, i, j);
-      worst = std::max(worst, std::abs(want - y[size_t(o) * in.n + n]));  // y is [out × N]
-    }
-  CHECK(worst < 1e-5);
+  // The reference: a convolution whose 3×4 kernel covers the image, so w[o, (c·H + i)·W + j]
+  // is PyTorch's flatten order (tests/conv_reference.h); y = b + Σ of 24 products, γ_25·M.
+  const ConvCase g{in, 5, in.h, in.w, 1, 0};
+  const ConvReference ref = direct_conv_reference(g, x.data(), fc.weight()->w.data(), fc.bias()->w.data(), kForwardOnly);
+  check_within_bound("y", y.data(), ref.y, direct_conv_depths(g).y);  // both [out × N]
 }
 
 TEST_CASE("linear declares an (out, in) weight and a decay-free zero bias, scratch only for 4-d input") {

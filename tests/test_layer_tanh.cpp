@@ -28,8 +28,20 @@ TEST_CASE("tanh gradients on conv and fc activations") {
     Tensor x(h.in);
     fill_normal(x, rng, 1.5f);
     GradCheckOptions o;
-    o.eps = 1e-2;  // truncation eps²·|f'''|/6 <= 3.4e-5 relative to dy
+    o.eps = 1e-2;
     o.smooth = true;
+    o.third_derivative = 2;  // |tanh‴| = |2·sech²·(3·tanh² − 1)| ≤ 2
+    // tanhf is within 2 ulp (4 roundings of u), and ∂L/∂x = dy·(1 − y·y) adds 3 roundings to a
+    // path through y: magnitude |dy|·(1 + y²) ≤ 2·|dy|; the forward's magnitude is |y| ≤ tanh(|x| + eps).
+    o.forward_depth = 4;
+    o.backward_depth = 7;
+    o.magnitudes = [](LayerHarness& lh, const Tensor& xa, const Tensor& dya) {
+      Tensor ya(lh.out);
+      lh.forward(xa, ya, Mode::Eval);
+      GradMagnitudes m;
+      for (size_t j = 0; j < dya.size(); ++j) m.loss += dya[j] * ya[j], m.analytic.push_back(2.0 * dya[j]);
+      return m;
+    };
     GradCheckReport r = gradcheck(h, x, 33, o);
     INFO("input ", s.str());
     expect_clean(r, coordinates(h));

@@ -3,13 +3,19 @@
 // --sweep-parallel. Skipped, with a message, in a build without MPI (DELVE_MPI=OFF).
 //
 // The tolerance, and why: P = 2 forms each gradient as ½·g₀ + ½·g₁, g_r the mean over rank r's
-// 8 images, where one process sums all 16 images in one GEMM; the sums run in another order, so
-// each gradient differs by a few ulps (relative ~1e-7), and 18 steps of momentum SGD through
-// non-linear layers carry these differences into the weights. Measured here: 6e-8 (one ulp of
-// weights near 0.5). kTolerance = 1e-5 leaves a factor ~150 for longer runs and other BLAS
-// kernels, yet sits far below what a real fault gives: one step less moves the weights by
-// 4.7e-3, and averaging the shards of an odd batch (15 = 8 + 7) without their weights n_r/B by
-// 9e-3 (both checked; the second by breaking optim/data_parallel.cpp on purpose).
+// 8 images, where one process sums all 16 images in one GEMM; the sums run in another order.
+// The worst-case bound (tests/float_bounds.h) is γ_n·M per gradient with n up to 16·32² = 16384
+// terms (conv1's ∂L/∂w): ~1e-3 of M, as large as a real fault, so it cannot separate them here.
+// The probabilistic bound (Higham & Mary 2019: rounding errors as independent, mean-zero
+// variables) is λ·√n·u·M with probability 1 − 2·exp(−λ²/2): for λ = 6, 6·128·2⁻²⁴ ≈ 4.6e-5 of
+// M per gradient and per run. 18 steps of momentum SGD (lr 0.02, μ = 0.9) add each step's
+// difference at most lr/(1 − μ) = 0.2 times over: 18 · 0.2 · 2 · 4.6e-5 ≈ 3.3e-4 of the gradients'
+// magnitudes M (ignoring the feedback of weight differences into later gradients), so
+// kTolerance = 1e-5 covers gradient magnitudes up to 0.03. The test does not measure M, so this
+// is a model, not a proof; measured here: 6e-8 (one ulp of weights near 0.5). It sits far below what a real
+// fault gives: one step less moves the weights by 4.7e-3, and averaging the shards of an odd
+// batch (15 = 8 + 7) without their weights n_r/B by 9e-3 (both checked; the second by breaking
+// optim/data_parallel.cpp on purpose).
 #include <doctest/doctest.h>
 
 #include <cmath>

@@ -15,10 +15,12 @@
 #include "core/error.h"
 #include "experiments/plot.h"
 #include "experiments/svg_chart.h"
+#include "tests/float_bounds.h"
 #include "tests/temp_dir.h"
 #include "tests/xml_check.h"
 
 using namespace delve;
+using namespace delve::test;
 using delve::test::count;
 using delve::test::xml_problem;
 
@@ -36,7 +38,10 @@ void check_ticks(double lo, double hi, int target, const std::vector<double>& ex
   const std::vector<double> ticks = nice_ticks(lo, hi, target);
   INFO("nice_ticks(", lo, ", ", hi, ", ", target, ")");
   REQUIRE(ticks.size() == expected.size());
-  for (size_t i = 0; i < ticks.size(); ++i) CHECK(ticks[i] == doctest::Approx(expected[i]));
+  // A tick is i·step, step = k·10^p: pow within 1 ulp (2 roundings), two products; the expected
+  // decimal rounds once: within γ_5 of double's u of |tick| (tests/float_bounds.h), 0 exactly.
+  for (size_t i = 0; i < ticks.size(); ++i)
+    CHECK(std::abs(ticks[i] - expected[i]) <= gamma_n(5, kDoubleUnitRoundoff) * std::abs(expected[i]));
 }
 
 Series line(const std::string& label, std::vector<double> y) {
