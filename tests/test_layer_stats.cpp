@@ -4,7 +4,10 @@
 #include <cmath>
 
 #include "core/im2col.h"
+#include "experiments/config.h"
 #include "experiments/layer_stats.h"
+#include "experiments/model_builder.h"
+#include "experiments/trainer.h"
 #include "layers/conv2d.h"
 #include "layers/init.h"
 #include "layers/linear.h"
@@ -113,4 +116,46 @@ TEST_CASE("layer stats: the border factor of each conv follows its input size; f
   auto k = probe_stack(InitSpec{InitSpec::Kind::Kaiming, InitSpec::Fan::In}, false, 11, 16);
   for (int i = 0; i < 8; ++i) CHECK(k[i].border_factor == doctest::Approx(std::pow(46.0 / 48.0, 2)));
   CHECK(k[8].border_factor == 1.0);
+}
+
+TEST_CASE("layer stats and the slopes table find the PReLUs of a listed net by asking its layers") {
+  const RunConfig c = parse_run_config(resolve_config(json::parse(R"({"model": {"family": "layers",
+      "prelu_init": 0.5, "layers": [{"type": "conv", "out": 8}, "prelu", {"type": "maxpool"},
+      {"type": "conv", "out": 8}, "prelu_shared", {"type": "linear", "out": 10}]}})"), "c.json"));
+  Net net;
+  add_model_layers(net, c.model, 10);
+  Rng rng(5);
+  net.build(Shape{4, 3, 8, 8}, c.init, rng);
+  Tensor x(Shape{4, 3, 8, 8});
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(rng.normal());
+  const std::vector<int32_t> labels{1, 2, 3, 4};
+  SoftmaxCrossEntropy xent;
+  xent.forward(net.forward(x, Mode::Train), labels.data());
+  Tensor dlogits;
+  xent.backward(dlogits);
+  LayerProbe probe(net);
+  net.backward(dlogits, probe.observer());
+  const auto stats = probe.collect();
+  REQUIRE(stats.size() == 3);
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(stats[i].slope_mean.has_value());
+    CHECK(*stats[i].slope_mean == 0.5);
+    CHECK(*stats[i].slope_min == 0.5);
+    CHECK(*stats[i].slope_max == 0.5);
+    // gain_backward = ½(1+a²)·n̂·E[w²] (Eq. 15 with the PReLU's a): ½·1.25 against ReLU's ½.
+    double e2 = 0;
+    const Param& w = *net.layers()[i == 0 ? 0 : 3]->weight();
+    for (size_t k = 0; k < w.count(); ++k) e2 += double(w.w[k]) * w.w[k];
+    CHECK(stats[i].gain_backward == doctest::Approx(0.625 * w.fan_out() * e2 / double(w.count())).epsilon(1e-9));
+  }
+  CHECK_FALSE(stats[2].slope_mean.has_value());
+  const auto slopes = slopes_json(net);
+  REQUIRE(slopes.size() == 2);
+  CHECK(slopes[0]["layer"] == "conv1");
+  CHECK(slopes[0]["param"] == "prelu1.weight");
+  CHECK(slopes[0]["channel_shared"] == false);
+  CHECK(slopes[0]["values"].size() == 8);
+  CHECK(slopes[1]["layer"] == "conv2");
+  CHECK(slopes[1]["channel_shared"] == true);
+  CHECK(slopes[1]["mean"].get<double>() == 0.5);
 }
