@@ -19,6 +19,21 @@ using namespace delve;
 
 namespace {
 
+// One forward and backward of a built net on normal inputs and random labels, probed.
+std::vector<LayerStats> probe_step(Net& net, Rng& rng) {
+  Tensor x(net.input_shape());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(rng.normal());
+  std::vector<int32_t> labels(size_t(net.input_shape().n));
+  for (auto& l : labels) l = int32_t(rng.below(uint64_t(net.output_shape().c)));
+  SoftmaxCrossEntropy xent;
+  xent.forward(net.forward(x, Mode::Train), labels.data());
+  Tensor dlogits;
+  xent.backward(dlogits);
+  LayerProbe probe(net);
+  net.backward(dlogits, probe.observer());
+  return probe.collect();
+}
+
 // depth × (3×3 conv 32 → activation), then an fc classifier; measured at initialisation.
 std::vector<LayerStats> probe_stack(const InitSpec& init, bool prelu, uint64_t seed = 11, int side = 16) {
   const int depth = 8;
@@ -31,17 +46,7 @@ std::vector<LayerStats> probe_stack(const InitSpec& init, bool prelu, uint64_t s
   net.add(std::make_unique<Linear>("fc1", 10));
   Rng rng(seed);
   net.build(Shape{16, 32, side, side}, init, rng);
-  Tensor x(Shape{16, 32, side, side});
-  for (size_t i = 0; i < x.size(); ++i) x[i] = float(rng.normal());
-  std::vector<int32_t> labels(16);
-  for (auto& l : labels) l = int32_t(rng.below(10));
-  SoftmaxCrossEntropy xent;
-  xent.forward(net.forward(x, Mode::Train), labels.data());
-  Tensor dlogits;
-  xent.backward(dlogits);
-  LayerProbe probe(net);
-  net.backward(dlogits, probe.observer());
-  return probe.collect();
+  return probe_step(net, rng);
 }
 
 }  // namespace
@@ -126,16 +131,7 @@ TEST_CASE("layer stats and the slopes table find the PReLUs of a listed net by a
   add_model_layers(net, c.model, 10);
   Rng rng(5);
   net.build(Shape{4, 3, 8, 8}, c.init, rng);
-  Tensor x(Shape{4, 3, 8, 8});
-  for (size_t i = 0; i < x.size(); ++i) x[i] = float(rng.normal());
-  const std::vector<int32_t> labels{1, 2, 3, 4};
-  SoftmaxCrossEntropy xent;
-  xent.forward(net.forward(x, Mode::Train), labels.data());
-  Tensor dlogits;
-  xent.backward(dlogits);
-  LayerProbe probe(net);
-  net.backward(dlogits, probe.observer());
-  const auto stats = probe.collect();
+  const auto stats = probe_step(net, rng);
   REQUIRE(stats.size() == 3);
   for (int i = 0; i < 2; ++i) {
     REQUIRE(stats[i].slope_mean.has_value());
