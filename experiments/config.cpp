@@ -435,10 +435,9 @@ RunConfig parse_run_config(const json& resolved) {
             : kind == "glorot" ? InitSpec::Kind::Glorot
                                : InitSpec::Kind::Gaussian;
   in.mode = r.choice("init.mode", {"fan_in", "fan_out"}) == "fan_in" ? InitSpec::Fan::In : InitSpec::Fan::Out;
-  // a < 0 means "the net's own initial slope": prelu_init for PReLU nets, 0 for ReLU (Eq. 15).
-  const double a = r.number("init.a", -1.0, 100.0);
-  in.a = a >= 0 ? float(a) : m.activation.rfind("prelu", 0) == 0 ? m.prelu_init : 0.f;
-  c.resolved["init"]["a"] = in.a;
+  // a < 0 leaves a to the built net: each weight layer takes it from its activation's rectifier
+  // gain (Net::init, Eq. 15), for the presets and listed layers alike.
+  in.a = float(r.number("init.a", -1.0, 100.0));
   in.distribution = r.choice("init.distribution", {"normal", "uniform"}) == "normal" ? InitSpec::Distribution::Normal
                                                                                        : InitSpec::Distribution::Uniform;
   in.std = float(r.number("init.std", 0.0, 100.0, true));

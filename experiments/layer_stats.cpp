@@ -37,19 +37,12 @@ double norm(const Tensor& t) {
   return std::sqrt(s);
 }
 
-// The factor ½(1+E[a²]) of the rectifier at layer index k (Eq. 15); 1 for tanh or no activation.
-double rectifier_factor(Net& net, size_t k) {
+// The rectifier gain of layer k (½ for ReLU, ½(1+E[a²]) for PReLU, Eq. 15; layers/layer.h); 1 when
+// layer k is no activation (tanh's linear regime, or no activation at all).
+double rectifier_factor(const Net& net, size_t k) {
   auto& layers = net.layers();
-  if (k >= layers.size() || !layers[k]->is_activation()) return 1.0;
-  const std::string kind = layers[k]->kind();
-  if (kind == "relu") return 0.5;
-  if (kind == "prelu") {
-    const Param* a = net.find_param(layers[k]->name() + ".weight");
-    double sum2 = 0;
-    for (size_t i = 0; i < a->count(); ++i) sum2 += double(a->w[i]) * a->w[i];
-    return 0.5 * (1.0 + sum2 / double(a->count()));
-  }
-  return 1.0;
+  if (k >= layers.size()) return 1.0;
+  return layers[k]->rectifier_gain().value_or(1.0);
 }
 }  // namespace
 
@@ -83,8 +76,7 @@ std::vector<LayerStats> LayerProbe::collect() const {
     s.positive_fraction = double(positive_total) / double(y.size());
     const bool has_act = k + 1 < layers.size() && layers[k + 1]->is_activation();
     s.activation = has_act ? layers[k + 1]->kind() : "none";
-    if (has_act && s.activation == std::string("prelu")) {
-      const Param* a = net_.find_param(layers[k + 1]->name() + ".weight");
+    if (const Param* a = has_act ? layers[k + 1]->slope() : nullptr) {
       const float* av = a->w.data();
       double sum = 0;
       for (size_t i = 0; i < a->count(); ++i) sum += av[i];

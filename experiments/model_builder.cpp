@@ -51,12 +51,19 @@ void check_keys(const json& layer, const std::vector<std::string>& allowed, cons
   }
 }
 
-void add_listed_layers(Net& net, const json& list, Namer& n) {
+// A bare string entry ("relu") stands for {"type": "relu"}.
+json listed_layer(const json& entry, const std::string& where) {
+  if (entry.is_string()) return json{{"type", entry}};
+  if (!entry.is_object() || !entry.contains("type") || !entry["type"].is_string())
+    throw ConfigError("\"" + where + "\" must be a layer name such as \"relu\" or an object with a \"type\", got " +
+                      quoted(entry));
+  return entry;
+}
+
+void add_listed_layers(Net& net, const json& list, float prelu_init, Namer& n) {
   for (size_t i = 0; i < list.size(); ++i) {
-    const json& l = list[i];
     const std::string where = "model.layers[" + std::to_string(i) + "]";
-    if (!l.is_object() || !l.contains("type") || !l["type"].is_string())
-      throw ConfigError("\"" + where + "\" must be an object with a \"type\", got " + quoted(l));
+    const json l = listed_layer(list[i], where);
     const std::string type = l["type"].get<std::string>();
     if (type == "conv") {
       check_keys(l, {"type", "out", "kernel", "stride", "pad", "bias"}, where);
@@ -73,8 +80,11 @@ void add_listed_layers(Net& net, const json& list, Namer& n) {
       if (out < 1) throw ConfigError("\"" + where + ".out\" must be at least 1");
       net.add(std::make_unique<Linear>("fc" + std::to_string(++n.fc), out, l.value("bias", true)));
     } else if (type == "relu" || type == "tanh" || type == "prelu" || type == "prelu_shared") {
-      check_keys(l, {"type", "init"}, where);
-      float init = l.contains("init") && l["init"].is_number() ? l["init"].get<float>() : 0.25f;
+      const bool prelu = type == "prelu" || type == "prelu_shared";
+      check_keys(l, prelu ? std::vector<std::string>{"type", "init"} : std::vector<std::string>{"type"}, where);
+      if (l.contains("init") && !l["init"].is_number())
+        throw ConfigError("\"" + where + ".init\" must be a number (the initial PReLU slope), got " + l["init"].dump());
+      const float init = l.contains("init") ? l["init"].get<float>() : prelu_init;  // model.prelu_init
       add_activation(net, type, init, n);
     } else if (type == "maxpool") {
       check_keys(l, {"type", "kernel", "stride"}, where);
@@ -101,7 +111,7 @@ void add_listed_layers(Net& net, const json& list, Namer& n) {
 void add_model_layers(Net& net, const ModelSpec& spec, int classes) {
   Namer n;
   if (spec.family == "layers") {
-    add_listed_layers(net, spec.layers, n);
+    add_listed_layers(net, spec.layers, spec.prelu_init, n);
     return;
   }
   const ModelSpec m = expand_family(spec);

@@ -81,8 +81,8 @@ nlohmann::json slopes_json(Net& net) {
       after = l->name();
       shape = l->describe();
     }
-    if (std::string(l->kind()) != "prelu") continue;
-    const Param* a = net.find_param(l->name() + ".weight");
+    const Param* a = l->slope();
+    if (!a) continue;
     std::vector<float> values(a->w.data(), a->w.data() + a->count());
     double mean = 0;
     for (float v : values) mean += v;

@@ -4,7 +4,9 @@
 // Param::fan_in()/fan_out() compute the fans, this file only turns them into a distribution.
 #include "layers/init.h"
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <cstdio>
 
 #include "core/error.h"
@@ -22,7 +24,8 @@ const char* fan_name(InitSpec::Fan f) { return f == InitSpec::Fan::In ? "fan_in"
 
 std::string InitSpec::str() const {
   switch (kind) {
-    case Kind::Kaiming: return std::string("kaiming(") + fan_name(mode) + ", a=" + fmt(a) + ")";
+    case Kind::Kaiming:
+      return std::string("kaiming(") + fan_name(mode) + (a_from_net() ? ", a from the net)" : ", a=" + fmt(a) + ")");
     case Kind::Xavier: return std::string("xavier(") + fan_name(mode) + ")";
     case Kind::Glorot:
       return std::string("glorot(") + (distribution == Distribution::Uniform ? "uniform" : "normal") + ")";
@@ -31,8 +34,11 @@ std::string InitSpec::str() const {
   return "unknown";
 }
 
+float kaiming_slope_for_gain(double gain) { return float(std::sqrt(std::max(0.0, 2.0 * gain - 1.0))); }
+
 double init_std(const InitSpec& spec, int fan_in, int fan_out) {
   if (fan_in <= 0 || fan_out <= 0) throw ShapeError("init_std: fans must be positive");
+  if (spec.a_from_net()) throw std::logic_error("init_std: kaiming's a is left to the net, which did not set it");
   const double n = spec.mode == InitSpec::Fan::In ? fan_in : fan_out;
   switch (spec.kind) {
     case InitSpec::Kind::Kaiming: {

@@ -17,6 +17,7 @@
 // ReLU's separate passes over memory. y, the pre-activation, is still written: statistics read it
 // and the derivative needs its sign.
 #pragma once
+#include <optional>
 #include <string>
 
 #include "core/tensor.h"
@@ -51,6 +52,13 @@ class Layer {
   virtual Param* weight() { return nullptr; }
   // True for the elementwise nonlinearities (relu, prelu, tanh): their input is a pre-activation.
   virtual bool is_activation() const { return false; }
+  // An activation's learned slope parameter (PReLU's a, Eq. 1); null for every other layer.
+  virtual Param* slope() { return nullptr; }
+  // An activation's rectifier gain g = E[f(y)²]/Var[y] for y symmetric around 0 at initialisation:
+  // ReLU ½ (Eq. 8), PReLU ½(1+a²) (Eq. 15), tanh 1 (its linear regime, f'(0) = 1). The factor the
+  // initialiser (layers/net.cpp) and the layer statistics put into g·n·Var[w] = 1; empty for layers
+  // that are not activations.
+  virtual std::optional<double> rectifier_gain() const { return std::nullopt; }
   // Short text for tables: "3x3, 64", "256", "2x2/2".
   virtual std::string describe() const { return ""; }
 

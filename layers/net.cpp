@@ -56,7 +56,35 @@ void Net::init(const InitSpec& init_spec, Rng& rng) {
   values_.zero();
   grads_.zero();
   momentum_.zero();
-  for (auto& p : registry_.all()) init_param(*p, init_spec, rng);
+  // Biases and slopes first: a PReLU's gain at initialisation is that of its initial slope. They
+  // draw nothing, so the weights still draw in declaration order.
+  for (auto& p : registry_.all())
+    if (p->role != ParamRole::Weight) init_param(*p, init_spec, rng);
+  for (auto& p : registry_.all()) {
+    if (p->role != ParamRole::Weight) continue;
+    InitSpec spec = init_spec;
+    if (spec.a_from_net()) {
+      double gain = 0.5;  // a weight of no conv or fc layer: ReLU's
+      for (size_t k = 0; k < layers_.size(); ++k)
+        if (layers_[k]->weight() == p.get()) gain = rectifier_gain_at(k, spec.mode == InitSpec::Fan::In);
+      spec.a = kaiming_slope_for_gain(gain);
+    }
+    init_param(*p, spec, rng);
+  }
+}
+
+double Net::rectifier_gain_at(size_t k, bool before) const {
+  // The nearest activation on one side of layer k, not past another weight layer.
+  auto nearest = [&](bool back) -> std::optional<double> {
+    for (size_t j = k; back ? j-- > 0 : ++j < layers_.size();) {
+      if (auto g = layers_[j]->rectifier_gain()) return g;
+      if (layers_[j]->weight()) break;
+    }
+    return std::nullopt;
+  };
+  if (auto g = nearest(before)) return *g;
+  if (auto g = nearest(!before)) return *g;  // the first or last weight layer (§2.2: one factor ½ less does not matter)
+  return 0.5;                                // no activation at all: ReLU's, a = 0
 }
 
 void Net::set_batch(int n) {

@@ -29,8 +29,13 @@ class Net {
   // sizes activations for that batch, and fills parameters: weights by `init`, biases and slopes
   // by their declared fill. Call once, after the last add().
   void build(const Shape& input, const InitSpec& init, Rng& rng);
-  // Re-initialises every parameter (weights by `init`) and zeroes gradients and momentum.
+  // Re-initialises every parameter (weights by `init`) and zeroes gradients and momentum. Kaiming's
+  // a left to the net (InitSpec::a_from_net) comes, per weight layer, from the rectifier gain of
+  // the activation its Eq. 15 is about: fan_in (Eq. 10) the one that made its input, fan_out
+  // (Eq. 14) the one applied to its output; the other side's for the first or last weight layer.
   void init(const InitSpec& init, Rng& rng);
+  // That gain for layer k: of the nearest activation before it (or after it), ½ without any.
+  double rectifier_gain_at(size_t k, bool before) const;
   // Resizes activations for another batch size (e.g. the last, partial evaluation batch).
   void set_batch(int n);
   // Whether a layer that fuses_relu() takes over the ReLU right after it (layers/layer.h): on by

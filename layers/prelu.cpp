@@ -18,6 +18,13 @@ void PReLU::declare(const Shape& in, ParamRegistry& reg) {
                        /*lr_mult=*/1.f, /*decay_mult=*/0.f);  // §2.1: no weight decay on a
 }
 
+std::optional<double> PReLU::rectifier_gain() const {
+  if (!slope_ || slope_->w.data() == nullptr) return 0.5 * (1.0 + double(init_slope_) * init_slope_);
+  double sum2 = 0;
+  for (size_t i = 0; i < slope_->count(); ++i) sum2 += double(slope_->w[i]) * slope_->w[i];
+  return 0.5 * (1.0 + sum2 / double(slope_->count()));  // Eq. 15: ½(1+a²)
+}
+
 Shape PReLU::reshape(const Shape& in) {
   if (in.c != channels_)
     throw ShapeError(name_ + ": input has " + std::to_string(in.c) + " channels, the layer was declared for " +

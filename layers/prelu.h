@@ -25,9 +25,11 @@ class PReLU : public Layer {
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   bool is_activation() const override { return true; }
+  Param* slope() override { return slope_; }
+  // ½(1 + mean of a²) over the channels (Eq. 15); the initial slope before the net is built.
+  std::optional<double> rectifier_gain() const override;
   std::string describe() const override { return shared_ ? "channel-shared" : "channel-wise"; }
 
-  Param* slope() { return slope_; }
   bool channel_shared() const { return shared_; }
 
  private:

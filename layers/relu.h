@@ -17,6 +17,7 @@ class ReLU : public Layer {
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   bool is_activation() const override { return true; }
+  std::optional<double> rectifier_gain() const override { return 0.5; }  // Eq. 8: E[x²] = ½·Var[y]
   std::string describe() const override { return "relu"; }
 };
 

@@ -18,6 +18,8 @@ class Tanh : public Layer {
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   bool is_activation() const override { return true; }
+  // Near 0 tanh is the identity (f'(0) = 1): Glorot & Bengio's linear regime.
+  std::optional<double> rectifier_gain() const override { return 1.0; }
   std::string describe() const override { return "tanh"; }
 };
 

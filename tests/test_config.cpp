@@ -119,14 +119,13 @@ TEST_CASE("closest_key finds typos only") {
   CHECK(closest_key("xyz", {"epochs", "batch"}).empty());
 }
 
-TEST_CASE("kaiming's a defaults to the net's own initial slope (Eq. 15)") {
+TEST_CASE("kaiming's a is left to the built net unless given (Eq. 15; tests/test_init.cpp)") {
   auto a_for = [](const char* text) { return parse_run_config(resolve_config(json::parse(text), "c.json")).init.a; };
-  CHECK(a_for(R"({"model": {"family": "plain14"}})") == 0.f);
-  CHECK(a_for(R"({"model": {"family": "plain14", "activation": "prelu"}})") == 0.25f);
-  CHECK(a_for(R"({"model": {"family": "plain14", "activation": "prelu_shared", "prelu_init": 0.5}})") == 0.5f);
+  CHECK(a_for(R"({"model": {"family": "plain14"}})") < 0.f);
+  CHECK(a_for(R"({"model": {"family": "plain14", "activation": "prelu"}})") < 0.f);
+  CHECK(parse_run_config(resolve_config(json::parse(R"({"model": {"family": "plain14"}})"), "c")).init.a_from_net());
   CHECK(a_for(R"({"model": {"family": "plain14", "activation": "prelu"}, "init": {"a": 0}})") == 0.f);
-  RunConfig c = parse_run_config(resolve_config(json::parse(R"({"model": {"family": "plain14", "activation": "prelu"}})"), "c"));
-  CHECK(c.resolved["init"]["a"].get<double>() == 0.25);  // the saved config says what was used
+  CHECK(a_for(R"({"model": {"family": "plain14", "activation": "prelu"}, "init": {"a": 0.5}})") == 0.5f);
 }
 
 // --- messages quote a user's value cut to a readable length -----------------------------------

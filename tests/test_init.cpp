@@ -16,7 +16,10 @@
 #include <cmath>
 #include <vector>
 
+#include "experiments/config.h"
+#include "experiments/model_builder.h"
 #include "layers/init.h"
+#include "layers/net.h"
 #include "tests/float_bounds.h"
 
 using namespace delve;
@@ -219,6 +222,7 @@ TEST_CASE("biases and PReLU slopes take their fill, not a draw, and the same see
 TEST_CASE("InitSpec::str names the initialiser unambiguously") {
   CHECK(kaiming(InitSpec::Fan::Out, 0.25f).str() == "kaiming(fan_out, a=0.25)");
   CHECK(kaiming(InitSpec::Fan::In).str() == "kaiming(fan_in, a=0)");
+  CHECK(kaiming(InitSpec::Fan::In, -1.f).str() == "kaiming(fan_in, a from the net)");
   CHECK(xavier(InitSpec::Fan::In).str() == "xavier(fan_in)");
   CHECK(glorot(InitSpec::Distribution::Uniform).str() == "glorot(uniform)");
   CHECK(glorot(InitSpec::Distribution::Normal).str() == "glorot(normal)");
@@ -226,4 +230,71 @@ TEST_CASE("InitSpec::str names the initialiser unambiguously") {
   g.kind = InitSpec::Kind::Gaussian;
   g.std = 0.01f;
   CHECK(g.str() == "gaussian(std=0.01)");
+}
+
+namespace {
+// The net of a config's model and init (layers/net.cpp decides each weight layer's a), built for
+// 2 images of 16 × 8 × 8.
+std::unique_ptr<Net> built(const char* config_text) {
+  const RunConfig c = parse_run_config(resolve_config(json::parse(config_text), "c.json"));
+  auto net = std::make_unique<Net>();
+  add_model_layers(*net, c.model, 10);
+  Rng rng(42);
+  net->build(Shape{2, 16, 8, 8}, c.init, rng);
+  return net;
+}
+
+// The sample variance of a parameter's values against sigma²: within 6 standard errors of a
+// normal's sample variance, σ²·√(2/n) (see the top of this file).
+void check_variance(const Param& p, double sigma) {
+  const double n = double(p.count());
+  double sum = 0, sum2 = 0;
+  for (size_t i = 0; i < p.count(); ++i) sum += p.w[i];
+  for (size_t i = 0; i < p.count(); ++i) sum2 += (p.w[i] - sum / n) * (p.w[i] - sum / n);
+  INFO(p.name, " n=", n, " var=", sum2 / (n - 1), " expected ", sigma * sigma);
+  CHECK(std::abs(sum2 / (n - 1) / (sigma * sigma) - 1.0) <= 6 * std::sqrt(2.0 / n));
+}
+}  // namespace
+
+TEST_CASE("a listed PReLU net is initialised by Eq. 15 with its own slope, model.prelu_init") {
+  // fc1 has 4096·128 = 524288 weights: ±1.2% (6 standard errors) tells a = 0.5's variance
+  // 2/(1.25·n) from ReLU's 2/n (×0.8) apart. Its fan_in input comes out of prelu1 (Eq. 10, 15).
+  auto net = built(R"({"model": {"family": "layers", "prelu_init": 0.5, "layers": [
+      {"type": "conv", "out": 64}, "prelu", {"type": "linear", "out": 128}, "prelu_shared",
+      {"type": "linear", "out": 10}]}})");
+  const double a = 0.5;
+  for (auto& p : net->params())
+    if (p->role == ParamRole::Slope)
+      for (size_t i = 0; i < p->count(); ++i) CHECK(p->w[i] == 0.5f);  // listed PReLUs start at prelu_init
+  for (const char* name : {"conv1.weight", "fc1.weight", "fc2.weight"}) {
+    const Param& w = *net->find_param(name);
+    check_variance(w, std::sqrt(2.0 / ((1 + a * a) * w.fan_in())));
+  }
+  // A preset family asks its net the same way: fc1 (64·4·4 = 1024 in, 131072 weights, ±2.3%).
+  auto preset = built(R"({"model": {"family": "plain", "stages": [{"convs": 1, "width": 64}], "fc": [128],
+      "activation": "prelu_shared", "prelu_init": 0.5}})");
+  check_variance(*preset->find_param("fc1.weight"), std::sqrt(2.0 / ((1 + a * a) * 1024)));
+  // An explicit init.a overrides the net's: a = 0, Eq. 10.
+  auto relu_a = built(R"({"model": {"family": "layers", "prelu_init": 0.5, "layers": [
+      {"type": "conv", "out": 64}, "prelu", {"type": "linear", "out": 128}]}, "init": {"a": 0}})");
+  check_variance(*relu_a->find_param("fc1.weight"), std::sqrt(2.0 / 4096));
+}
+
+TEST_CASE("kaiming's a per weight layer comes from the activation its equation is about") {
+  // Mixed activations: fan_in (Eq. 10) takes the activation before the layer (ReLU ½ before fc1,
+  // tanh's 1 before fc2, so Var = 1/n there), fan_out (Eq. 14) the one after it; the first layer
+  // (fan_in) and the classifier (fan_out) take their other side's. fc2 has 128·256 = 32768
+  // weights (±4.7%), enough for the factor 2 between ReLU's and tanh's.
+  const char* layers = R"("layers": [{"type": "conv", "out": 64}, "relu", {"type": "linear", "out": 128},
+      "tanh", {"type": "linear", "out": 256}, "prelu", {"type": "linear", "out": 10}])";
+  auto in = built((std::string(R"({"model": {"family": "layers", )") + layers + "}}").c_str());
+  check_variance(*in->find_param("conv1.weight"), std::sqrt(2.0 / (9 * 16)));  // relu1 after it
+  check_variance(*in->find_param("fc1.weight"), std::sqrt(2.0 / 4096));        // relu1 before it
+  check_variance(*in->find_param("fc2.weight"), std::sqrt(1.0 / 128));         // tanh before it
+  check_variance(*in->find_param("fc3.weight"), std::sqrt(2.0 / (1.0625 * 256)));  // prelu (0.25)
+  auto out = built((std::string(R"({"model": {"family": "layers", )") + layers +
+                    R"(}, "init": {"mode": "fan_out"}})").c_str());
+  check_variance(*out->find_param("fc1.weight"), std::sqrt(1.0 / 128));             // tanh after it
+  check_variance(*out->find_param("fc2.weight"), std::sqrt(2.0 / (1.0625 * 256)));  // prelu after it
+  check_variance(*out->find_param("fc3.weight"), std::sqrt(2.0 / (1.0625 * 10)));   // prelu before it
 }

@@ -4,7 +4,10 @@
 #include <cmath>
 
 #include "core/im2col.h"
+#include "experiments/config.h"
 #include "experiments/layer_stats.h"
+#include "experiments/model_builder.h"
+#include "experiments/trainer.h"
 #include "layers/conv2d.h"
 #include "layers/init.h"
 #include "layers/linear.h"
@@ -25,6 +28,26 @@ struct ConvRounding {
   std::vector<std::vector<float>> y;
 };
 
+// Normal inputs of the net's input shape.
+Tensor normal_input(Net& net, Rng& rng) {
+  Tensor x(net.input_shape());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(rng.normal());
+  return x;
+}
+
+// One forward and backward of a built net on x and random labels, probed.
+std::vector<LayerStats> probe_step(Net& net, const Tensor& x, Rng& rng) {
+  std::vector<int32_t> labels(size_t(net.input_shape().n));
+  for (auto& l : labels) l = int32_t(rng.below(uint64_t(net.output_shape().c)));
+  SoftmaxCrossEntropy xent;
+  xent.forward(net.forward(x, Mode::Train), labels.data());
+  Tensor dlogits;
+  xent.backward(dlogits);
+  LayerProbe probe(net);
+  net.backward(dlogits, probe.observer());
+  return probe.collect();
+}
+
 // depth × (3×3 conv 32 → activation), then an fc classifier; measured at initialisation.
 std::vector<LayerStats> probe_stack(const InitSpec& init, bool prelu, uint64_t seed = 11, int side = 16,
                                     ConvRounding* rounding = nullptr) {
@@ -38,16 +61,8 @@ std::vector<LayerStats> probe_stack(const InitSpec& init, bool prelu, uint64_t s
   net.add(std::make_unique<Linear>("fc1", 10));
   Rng rng(seed);
   net.build(Shape{16, 32, side, side}, init, rng);
-  Tensor x(Shape{16, 32, side, side});
-  for (size_t i = 0; i < x.size(); ++i) x[i] = float(rng.normal());
-  std::vector<int32_t> labels(16);
-  for (auto& l : labels) l = int32_t(rng.below(10));
-  SoftmaxCrossEntropy xent;
-  xent.forward(net.forward(x, Mode::Train), labels.data());
-  Tensor dlogits;
-  xent.backward(dlogits);
-  LayerProbe probe(net);
-  net.backward(dlogits, probe.observer());
+  const Tensor x = normal_input(net, rng);
+  std::vector<LayerStats> stats = probe_step(net, x, rng);
   if (rounding) {
     const Analysis a = forward_magnitudes(net, x);
     for (size_t i = 0; i + 1 < net.layers().size(); i += 2) {  // conv i, its activation i + 1
@@ -56,7 +71,7 @@ std::vector<LayerStats> probe_stack(const InitSpec& init, bool prelu, uint64_t s
       rounding->y.emplace_back(net.activation(i).data(), net.activation(i).data() + net.activation(i).size());
     }
   }
-  return probe.collect();
+  return stats;
 }
 
 }  // namespace
@@ -165,4 +180,39 @@ TEST_CASE("layer stats: the border factor of each conv follows its input size; f
   const double want = std::pow(46.0 / 48.0, 2);
   for (int i = 0; i < 8; ++i) CHECK(std::abs(k[i].border_factor - want) <= 2 * gamma_n(3, kDoubleUnitRoundoff) * want);
   CHECK(k[8].border_factor == 1.0);
+}
+
+TEST_CASE("layer stats and the slopes table find the PReLUs of a listed net by asking its layers") {
+  const RunConfig c = parse_run_config(resolve_config(json::parse(R"({"model": {"family": "layers",
+      "prelu_init": 0.5, "layers": [{"type": "conv", "out": 8}, "prelu", {"type": "maxpool"},
+      {"type": "conv", "out": 8}, "prelu_shared", {"type": "linear", "out": 10}]}})"), "c.json"));
+  Net net;
+  add_model_layers(net, c.model, 10);
+  Rng rng(5);
+  net.build(Shape{4, 3, 8, 8}, c.init, rng);
+  const auto stats = probe_step(net, normal_input(net, rng), rng);
+  REQUIRE(stats.size() == 3);
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(stats[i].slope_mean.has_value());
+    CHECK(*stats[i].slope_mean == 0.5);
+    CHECK(*stats[i].slope_min == 0.5);
+    CHECK(*stats[i].slope_max == 0.5);
+    // gain_backward = ½(1+a²)·n̂·E[w²] (Eq. 15 with the PReLU's a): ½·1.25 against ReLU's ½.
+    double e2 = 0;
+    const Param& w = *net.layers()[i == 0 ? 0 : 3]->weight();
+    for (size_t k = 0; k < w.count(); ++k) e2 += double(w.w[k]) * w.w[k];
+    // Both sides sum the same count() squares in double, in their own order: within
+    // γ_count(double) relative, far below the 1e-9 asked (the gains differ by 0.625/0.5 otherwise).
+    CHECK(stats[i].gain_backward == doctest::Approx(0.625 * w.fan_out() * e2 / double(w.count())).epsilon(1e-9));
+  }
+  CHECK_FALSE(stats[2].slope_mean.has_value());
+  const auto slopes = slopes_json(net);
+  REQUIRE(slopes.size() == 2);
+  CHECK(slopes[0]["layer"] == "conv1");
+  CHECK(slopes[0]["param"] == "prelu1.weight");
+  CHECK(slopes[0]["channel_shared"] == false);
+  CHECK(slopes[0]["values"].size() == 8);
+  CHECK(slopes[1]["layer"] == "conv2");
+  CHECK(slopes[1]["channel_shared"] == true);
+  CHECK(slopes[1]["mean"].get<double>() == 0.5);
 }
