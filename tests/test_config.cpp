@@ -1,10 +1,10 @@
-// experiments/config: strict keys with suggestions, types, ranges, --set overrides, sweeps.
+// experiments/run/config: strict keys with suggestions, types, ranges, --set overrides, sweeps.
 #include <doctest/doctest.h>
 
 #include <string>
 
 #include "core/error.h"
-#include "experiments/config.h"
+#include "experiments/run/config.h"
 
 using namespace delve;
 

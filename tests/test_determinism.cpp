@@ -18,7 +18,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
-#include "experiments/checkpoint.h"
+#include "experiments/run/checkpoint.h"
 #include "tests/checkpoint_compare.h"
 #include "tests/run_delve.h"
 #include "tests/temp_dir.h"

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "core/safetensors.h"
-#include "experiments/model_builder.h"
+#include "experiments/run/model_builder.h"
 #include "layers/conv2d.h"
 #include "layers/linear.h"
 #include "layers/maxpool2d.h"

@@ -16,8 +16,8 @@
 #include <cmath>
 #include <vector>
 
-#include "experiments/config.h"
-#include "experiments/model_builder.h"
+#include "experiments/run/config.h"
+#include "experiments/run/model_builder.h"
 #include "layers/init.h"
 #include "layers/net.h"
 #include "tests/float_bounds.h"

@@ -1,13 +1,13 @@
-// experiments/layer_stats: the per-layer statistics and the paper's gains (Eq. 10, 14, 15).
+// experiments/run/layer_stats: the per-layer statistics and the paper's gains (Eq. 10, 14, 15).
 #include <doctest/doctest.h>
 
 #include <cmath>
 
 #include "core/im2col.h"
-#include "experiments/config.h"
-#include "experiments/layer_stats.h"
-#include "experiments/model_builder.h"
-#include "experiments/trainer.h"
+#include "experiments/run/config.h"
+#include "experiments/run/layer_stats.h"
+#include "experiments/run/model_builder.h"
+#include "experiments/run/trainer.h"
 #include "layers/conv2d.h"
 #include "layers/init.h"
 #include "layers/linear.h"

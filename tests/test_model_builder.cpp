@@ -1,12 +1,12 @@
-// experiments/model_builder: listed layers (model.family "layers"), bare activation names among
+// experiments/run/model_builder: listed layers (model.family "layers"), bare activation names among
 // them, listed PReLUs' initial slope, and the errors for bad entries.
 #include <doctest/doctest.h>
 
 #include <string>
 
 #include "core/error.h"
-#include "experiments/config.h"
-#include "experiments/model_builder.h"
+#include "experiments/run/config.h"
+#include "experiments/run/model_builder.h"
 #include "layers/net.h"
 
 using namespace delve;

@@ -24,8 +24,8 @@
 #include <string>
 
 #include "core/safetensors.h"
-#include "experiments/config.h"
-#include "experiments/trainer.h"
+#include "experiments/run/config.h"
+#include "experiments/run/trainer.h"
 #include "optim/communicator.h"
 #include "temp_dir.h"
 

@@ -14,8 +14,8 @@
 
 #include "core/rng.h"
 #include "data/batcher.h"
-#include "experiments/config.h"
-#include "experiments/session.h"
+#include "experiments/run/config.h"
+#include "experiments/run/session.h"
 #include "data/idx.h"
 #include "layers/conv2d.h"
 #include "layers/dropout.h"
@@ -58,7 +58,7 @@ std::vector<ref::LayerSpec> small_net(ref::Kind act) {
           {ref::Kind::Linear, "fc2", 10}};
 }
 
-// plain14 (experiments/model_builder.h) with channel-wise PReLU, on 1 × 32 × 32 images.
+// plain14 (experiments/run/model_builder.h) with channel-wise PReLU, on 1 × 32 × 32 images.
 std::vector<ref::LayerSpec> plain14_prelu() {
   std::vector<ref::LayerSpec> net;
   int conv = 0, act = 0, pool = 0;

@@ -1,4 +1,4 @@
-// experiments/svg_chart and core/atomic_file's text writer: tick choice, well-formed and escaped
+// experiments/plot/svg_chart and core/atomic_file's text writer: tick choice, well-formed and escaped
 // SVG, one line per drawable series, gaps at non-finite points, log axes, degenerate data.
 #include <doctest/doctest.h>
 
@@ -13,8 +13,8 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "experiments/plot.h"
-#include "experiments/svg_chart.h"
+#include "experiments/plot/plot.h"
+#include "experiments/plot/svg_chart.h"
 #include "tests/float_bounds.h"
 #include "tests/temp_dir.h"
 #include "tests/xml_check.h"

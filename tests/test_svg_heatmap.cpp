@@ -1,4 +1,4 @@
-// experiments/svg_heatmap and `delve plot --what heatmap`: one cell per (layer, iteration), colours
+// experiments/plot/svg_heatmap and `delve plot --what heatmap`: one cell per (layer, iteration), colours
 // on the stated scale (P(y>0) = ½ white), missing values grey, bad maps refused, runs without
 // layer statistics named.
 #include <doctest/doctest.h>
@@ -9,8 +9,8 @@
 #include <limits>
 
 #include "core/error.h"
-#include "experiments/plot.h"
-#include "experiments/svg_heatmap.h"
+#include "experiments/plot/plot.h"
+#include "experiments/plot/svg_heatmap.h"
 #include "tests/temp_dir.h"
 #include "tests/xml_check.h"
 

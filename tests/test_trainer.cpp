@@ -1,4 +1,4 @@
-// experiments/trainer: an end-to-end run on synthetic data, the log schema, checkpoints,
+// experiments/run/trainer: an end-to-end run on synthetic data, the log schema, checkpoints,
 // bit-identical resume (after an interrupt and after a shorter run), divergence detection.
 #include <doctest/doctest.h>
 
@@ -12,12 +12,12 @@
 #include "data/idx.h"
 #include "data/load.h"
 #include "data_test_files.h"
-#include "experiments/checkpoint.h"
-#include "experiments/config.h"
-#include "experiments/run_directory.h"
-#include "experiments/run_log.h"
-#include "experiments/signals.h"
-#include "experiments/trainer.h"
+#include "experiments/run/checkpoint.h"
+#include "experiments/run/config.h"
+#include "experiments/run/run_directory.h"
+#include "experiments/run/run_log.h"
+#include "experiments/run/signals.h"
+#include "experiments/run/trainer.h"
 #include "checkpoint_compare.h"
 #include "optim/communicator.h"
 #include "temp_dir.h"

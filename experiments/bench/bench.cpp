@@ -1,4 +1,4 @@
-#include "experiments/bench.h"
+#include "experiments/bench/bench.h"
 
 #include <sys/resource.h>
 
@@ -15,7 +15,7 @@
 #include "layers/init.h"
 #include "layers/net.h"
 #include "layers/softmax_xent.h"
-#include "experiments/model_builder.h"
+#include "experiments/run/model_builder.h"
 #include "optim/sgd.h"
 
 namespace delve {

@@ -5,12 +5,12 @@
 //
 // A training step is what the trainer does: zero_grad, forward, softmax cross-entropy, backward,
 // SGD with momentum. Its cost is counted as 3× the forward FLOPs (forward, ∂L/∂x, ∂L/∂w), the
-// convention of the comparison with PyTorch (experiments/compare_pytorch.py).
+// convention of the comparison with PyTorch (experiments/bench/compare_pytorch.py).
 #pragma once
 #include <string>
 #include <vector>
 
-#include "experiments/config.h"
+#include "experiments/run/config.h"
 
 namespace delve {
 

@@ -2,11 +2,11 @@
 # Data-parallel scaling on this machine: images/s of `delve run` with P = 1 and P = 2 ranks, each
 # rank with cores/P BLAS threads (P × threads = cores), and the time per step spent in the
 # gradient allreduce. Prints one line per P and the allreduce message size.
-# Usage: experiments/bench_mpi.sh [CONFIG] [ITERATIONS]   (a build with -DDELVE_MPI=ON)
-# The config's default is plain30 on synthetic 32×32 images, batch 128 (experiments/bench_mpi.json).
+# Usage: experiments/bench/bench_mpi.sh [CONFIG] [ITERATIONS]   (a build with -DDELVE_MPI=ON)
+# The config's default is plain30 on synthetic 32×32 images, batch 128 (experiments/bench/bench_mpi.json).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-config=${1:-experiments/bench_mpi.json}
+cd "$(dirname "$0")/../.."
+config=${1:-experiments/bench/bench_mpi.json}
 iterations=${2:-20}
 cores=$(nproc)
 out=$(mktemp -d)

@@ -3,9 +3,9 @@
 # (16 to 256, plain22 and plain30) and against depth (plain14/22/30 at batch 128), as Markdown.
 # Every point is one `delve bench` process (median of --steps timed steps after a warm-up); on a
 # shared machine compare rows of one table, not numbers from different runs.
-# Usage: experiments/bench_scaling.sh [path/to/delve] [threads]
+# Usage: experiments/bench/bench_scaling.sh [path/to/delve] [threads]
 set -euo pipefail
-delve=${1:-"$(dirname "$0")/../build/delve"}
+delve=${1:-"$(dirname "$0")/../../build/delve"}
 threads=${2:-2}
 row() {  # net batch
   "$delve" bench "$1" --batch "$2" --threads "$threads" --warmup 1 --steps 3 --json |

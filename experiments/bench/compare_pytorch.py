@@ -18,8 +18,8 @@
 # layout; each module run and differentiated on its own, delve's `bench --layers`), and prints them
 # side by side: where delve loses its time against PyTorch.
 #
-# Usage: experiments/compare_pytorch.py [--rounds 3] [--batch 128] [--threads 2] [--nets plain22,...]
-#        experiments/compare_pytorch.py --layers --nets plain22
+# Usage: experiments/bench/compare_pytorch.py [--rounds 3] [--batch 128] [--threads 2] [--nets plain22,...]
+#        experiments/bench/compare_pytorch.py --layers --nets plain22
 import argparse
 import importlib.util
 import json
@@ -207,7 +207,7 @@ def main():
     p.add_argument("--rounds", type=int, default=3, help="A B C rounds per net (delve, torch, torch channels_last)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--steps", type=int, default=5, help="timed steps per run; each run reports its median")
-    p.add_argument("--delve", default=os.path.join(here, "..", "build", "delve"))
+    p.add_argument("--delve", default=os.path.join(here, "..", "..", "build", "delve"))
     p.add_argument("--json", help="also write every measurement to this file")
     p.add_argument("--layers", action="store_true",
                    help="per-layer forward and backward times, delve against PyTorch's default layout")

@@ -2,9 +2,9 @@
 #include <cstdio>
 
 #include "core/error.h"
-#include "experiments/bench.h"
-#include "experiments/commands.h"
-#include "experiments/config.h"
+#include "experiments/bench/bench.h"
+#include "experiments/cli/commands.h"
+#include "experiments/run/config.h"
 
 namespace delve {
 

@@ -2,8 +2,8 @@
 #include <iostream>
 
 #include "data/bench.h"
-#include "experiments/commands.h"
-#include "experiments/config.h"
+#include "experiments/cli/commands.h"
+#include "experiments/run/config.h"
 
 namespace delve {
 

@@ -7,7 +7,7 @@
 
 #include "core/blas.h"
 #include "core/rng.h"
-#include "experiments/commands.h"
+#include "experiments/cli/commands.h"
 
 namespace delve {
 

@@ -3,11 +3,11 @@
 
 #include "core/blas.h"
 #include "core/error.h"
-#include "experiments/checkpoint.h"
-#include "experiments/commands.h"
-#include "experiments/config.h"
-#include "experiments/evaluate.h"
-#include "experiments/session.h"
+#include "experiments/run/checkpoint.h"
+#include "experiments/cli/commands.h"
+#include "experiments/run/config.h"
+#include "experiments/run/evaluate.h"
+#include "experiments/run/session.h"
 #include "optim/communicator.h"
 
 namespace delve {

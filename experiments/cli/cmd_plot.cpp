@@ -2,8 +2,8 @@
 #include <cstdio>
 
 #include "core/error.h"
-#include "experiments/commands.h"
-#include "experiments/plot.h"
+#include "experiments/cli/commands.h"
+#include "experiments/plot/plot.h"
 
 namespace delve {
 

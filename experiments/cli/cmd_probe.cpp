@@ -7,11 +7,11 @@
 #include "core/atomic_file.h"
 #include "core/blas.h"
 #include "core/error.h"
-#include "experiments/commands.h"
-#include "experiments/config.h"
-#include "experiments/layer_stats.h"
-#include "experiments/session.h"
-#include "experiments/svg_chart.h"
+#include "experiments/cli/commands.h"
+#include "experiments/run/config.h"
+#include "experiments/run/layer_stats.h"
+#include "experiments/run/session.h"
+#include "experiments/plot/svg_chart.h"
 #include "layers/softmax_xent.h"
 
 namespace delve {

@@ -6,11 +6,11 @@
 #include <filesystem>
 
 #include "core/error.h"
-#include "experiments/commands.h"
-#include "experiments/config.h"
-#include "experiments/plot.h"
-#include "experiments/signals.h"
-#include "experiments/trainer.h"
+#include "experiments/cli/commands.h"
+#include "experiments/run/config.h"
+#include "experiments/plot/plot.h"
+#include "experiments/run/signals.h"
+#include "experiments/run/trainer.h"
 #include "optim/communicator.h"
 
 namespace fs = std::filesystem;

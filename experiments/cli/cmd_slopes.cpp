@@ -4,10 +4,10 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "experiments/commands.h"
-#include "experiments/config.h"
-#include "experiments/paper_values.h"
-#include "experiments/plot.h"
+#include "experiments/cli/commands.h"
+#include "experiments/run/config.h"
+#include "experiments/plot/paper_values.h"
+#include "experiments/plot/plot.h"
 
 namespace fs = std::filesystem;
 

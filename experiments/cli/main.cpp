@@ -12,8 +12,8 @@
 
 #include "core/blas.h"
 #include "core/error.h"
-#include "experiments/commands.h"
-#include "experiments/config.h"
+#include "experiments/cli/commands.h"
+#include "experiments/run/config.h"
 #include "optim/communicator.h"
 
 #ifndef DELVE_GIT_REVISION
@@ -79,7 +79,7 @@ void probe_options(CLI::App& cmd, ProbeArgs& probe) {
       "\nNo training: builds the net, runs forward and backward on a few batches and prints, per weight\n"
       "layer, the std of its response y and of the gradient at its input, P(y>0), and the gains the\n"
       "paper predicts (Eq. 10 forward, Eq. 14 backward: 1 keeps the signal, 0.5 halves its variance).\n"
-      "Example:\n  delve probe experiments/probe_plain30.json -o probe.svg");
+      "Example:\n  delve probe experiments/paper/probe_plain30.json -o probe.svg");
 }
 
 void plot_options(CLI::App& cmd, PlotArgs& plot) {
@@ -185,8 +185,8 @@ void describe(CLI::App& app) {
   app.footer(
       "\nExamples:\n"
       "  delve run experiments/default.json                 train (Xavier vs Kaiming, 30 layers)\n"
-      "  delve run experiments/fig3_plain30.json --set train.epochs=2 --only kind-kaiming\n"
-      "  delve probe experiments/probe_plain30.json          signal propagation at initialisation\n"
+      "  delve run experiments/paper/fig3_plain30.json --set train.epochs=2 --only kind-kaiming\n"
+      "  delve probe experiments/paper/probe_plain30.json          signal propagation at initialisation\n"
       "  delve plot runs/default/*/ -o curves.svg            error curves of several runs\n"
       "  delve slopes runs/table1_plain14/*/                 learned PReLU slopes (Table 1)\n"
       "  delve eval runs/default/kind-kaiming/checkpoint.safetensors\n"

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Draws the pictures and tables of the paper's experiments from finished runs, into a results folder,
 # and copies each run's summary.json beside them (a few KiB each).
-# Usage: experiments/paper_figures.sh [RUNS [OUT]]     (defaults: runs/ and experiments/results/)
+# Usage: experiments/paper/paper_figures.sh [RUNS [OUT]]     (defaults: runs/ and experiments/paper/results/)
 # RUNS holds the run directories written by
-#   build/delve run experiments/fig3_plain30.json     -> RUNS/fig3_plain30/kind-{xavier,kaiming}
+#   build/delve run experiments/paper/fig3_plain30.json     -> RUNS/fig3_plain30/kind-{xavier,kaiming}
 #   (and fig3_plain30_nodropout.json, fig3_plain30_lr0001.json the same way; table1_plain14_dropout
 #   holds Table 1 with the paper's dropout at lr 0.01: --set model.dropout=0.5 --set optim.lr=0.01)
-#   build/delve run experiments/fig2_plain22.json     -> RUNS/fig2_plain22/...
-#   build/delve run experiments/table1_plain14.json   -> RUNS/table1_plain14/activation-{prelu_shared,prelu}
-#   build/delve run experiments/table2_plain14.json   -> RUNS/table2_plain14/activation-*_seed-*
+#   build/delve run experiments/paper/fig2_plain22.json     -> RUNS/fig2_plain22/...
+#   build/delve run experiments/paper/table1_plain14.json   -> RUNS/table1_plain14/activation-{prelu_shared,prelu}
+#   build/delve run experiments/paper/table2_plain14.json   -> RUNS/table2_plain14/activation-*_seed-*
 # Experiments that have not been run are skipped with a note.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 runs=${1:-runs}
-out=${2:-experiments/results}
+out=${2:-experiments/paper/results}
 delve=${DELVE:-build/delve}
 [ -x "$delve" ] || { echo "paper_figures.sh: $delve not found; run ./build.sh first" >&2; exit 2; }
 mkdir -p "$out"

@@ -1,4 +1,4 @@
-#include "experiments/plot.h"
+#include "experiments/plot/plot.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,10 +7,10 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "experiments/paper_values.h"
-#include "experiments/run_log.h"
-#include "experiments/svg_chart.h"
-#include "experiments/svg_heatmap.h"
+#include "experiments/plot/paper_values.h"
+#include "experiments/run/run_log.h"
+#include "experiments/plot/svg_chart.h"
+#include "experiments/plot/svg_heatmap.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -1,4 +1,4 @@
-// Pictures of runs, drawn as SVG by delve itself (experiments/svg_chart.h): error curves against
+// Pictures of runs, drawn as SVG by delve itself (experiments/plot/svg_chart.h): error curves against
 // epochs (the paper's Figures 2-3), per-layer statistics against depth, PReLU slopes against depth.
 #pragma once
 #include <string>

@@ -1,10 +1,10 @@
-#include "experiments/svg_chart.h"
+#include "experiments/plot/svg_chart.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
-#include "experiments/svg_text.h"
+#include "experiments/plot/svg_text.h"
 
 namespace delve {
 namespace {

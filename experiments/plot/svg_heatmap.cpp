@@ -1,11 +1,11 @@
-#include "experiments/svg_heatmap.h"
+#include "experiments/plot/svg_heatmap.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
-#include "experiments/svg_chart.h"
-#include "experiments/svg_text.h"
+#include "experiments/plot/svg_chart.h"
+#include "experiments/plot/svg_text.h"
 
 namespace delve {
 namespace {

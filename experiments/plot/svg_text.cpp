@@ -1,4 +1,4 @@
-#include "experiments/svg_text.h"
+#include "experiments/plot/svg_text.h"
 
 #include <algorithm>
 #include <charconv>

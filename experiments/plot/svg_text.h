@@ -1,4 +1,4 @@
-// Text pieces shared by delve's SVG pictures (experiments/svg_chart, experiments/svg_heatmap):
+// Text pieces shared by delve's SVG pictures (experiments/plot/svg_chart, experiments/plot/svg_heatmap):
 // XML escaping and locale-independent numbers.
 #pragma once
 #include <string>

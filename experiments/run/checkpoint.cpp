@@ -1,4 +1,4 @@
-#include "experiments/checkpoint.h"
+#include "experiments/run/checkpoint.h"
 
 #include <cstring>
 #include <map>

@@ -1,4 +1,4 @@
-#include "experiments/config.h"
+#include "experiments/run/config.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "experiments/evaluate.h"
+#include "experiments/run/evaluate.h"
 
 #include <vector>
 

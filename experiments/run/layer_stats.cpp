@@ -1,4 +1,4 @@
-#include "experiments/layer_stats.h"
+#include "experiments/run/layer_stats.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "experiments/model_builder.h"
+#include "experiments/run/model_builder.h"
 
 #include "core/error.h"
 #include "layers/conv2d.h"

@@ -8,7 +8,7 @@
 //   plain30  9×conv 16 · pool · 9×conv 32 · pool · 9×conv 64 · pool · fc 256 · fc 256 · fc  (Fig. 3)
 // Names follow PyTorch: conv1..convK, fc1..fcM, prelu1.. (one per activation, in order), pool1..
 #pragma once
-#include "experiments/config.h"
+#include "experiments/run/config.h"
 #include "layers/net.h"
 
 namespace delve {

@@ -1,4 +1,4 @@
-#include "experiments/resume.h"
+#include "experiments/run/resume.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "experiments/run_log.h"
+#include "experiments/run/run_log.h"
 #include "optim/communicator.h"
 
 namespace delve {

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "experiments/run_directory.h"
+#include "experiments/run/run_directory.h"
 
 namespace delve {
 

@@ -1,4 +1,4 @@
-#include "experiments/run_directory.h"
+#include "experiments/run/run_directory.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "experiments/run_log.h"
+#include "experiments/run/run_log.h"
 
 #include <chrono>
 #include <cstring>

@@ -1,7 +1,7 @@
-#include "experiments/session.h"
+#include "experiments/run/session.h"
 
 #include "core/error.h"
-#include "experiments/model_builder.h"
+#include "experiments/run/model_builder.h"
 #include "layers/init.h"
 
 namespace delve {

@@ -6,7 +6,7 @@
 #include "data/batcher.h"
 #include "data/load.h"
 #include "data/normalizer.h"
-#include "experiments/config.h"
+#include "experiments/run/config.h"
 #include "layers/net.h"
 
 namespace delve {

@@ -1,4 +1,4 @@
-#include "experiments/signals.h"
+#include "experiments/run/signals.h"
 
 #include <atomic>
 #include <csignal>

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "experiments/config.h"
+#include "experiments/run/config.h"
 
 namespace delve {
 
@@ -14,7 +14,7 @@ class Communicator;
 struct RunOptions {
   std::string dir;
   Communicator* comm = nullptr;  // the ranks training this run together (optim/communicator.h); null: world()
-  bool resume = false;    // continue from dir/checkpoint.safetensors (experiments/resume.h: what it refuses)
+  bool resume = false;    // continue from dir/checkpoint.safetensors (experiments/run/resume.h: what it refuses)
   bool force = false;     // start over in a directory that holds a run (its files go only once nothing can fail)
   bool progress = true;   // progress line on stderr
 };

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 N, C, H, W, CLASSES = 5, 3, 7, 7, 3
 LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 0.01
-# delve's layer list (experiments/model_builder.cpp, family "layers"); the names follow from it.
+# delve's layer list (experiments/run/model_builder.cpp, family "layers"); the names follow from it.
 MODEL = [
     {"type": "conv", "out": 4, "kernel": 3, "pad": 1},
     {"type": "prelu"},
