@@ -45,25 +45,28 @@ void say_how_to_continue(const RunArgs& args) {
   std::fprintf(stderr, "delve: interrupted; state saved. Continue with: %s\n", again.c_str());
 }
 
+// The members --only names, in the order named; a name that is no member is refused with the list.
+std::vector<SweepMember> chosen_members(const std::vector<SweepMember>& members, const std::vector<std::string>& only) {
+  std::vector<SweepMember> chosen;
+  for (auto& name : only) {
+    auto it = std::find_if(members.begin(), members.end(), [&](const SweepMember& m) { return m.name == name; });
+    if (it == members.end()) {
+      std::string known;
+      for (auto& m : members) known += (known.empty() ? "" : ", ") + (m.name.empty() ? "(no sweep)" : m.name);
+      throw UsageError("--only " + clipped(name) + ": no such sweep member (members: " + known + ")");
+    }
+    chosen.push_back(*it);
+  }
+  return chosen;
+}
+
 }  // namespace
 
 int command_run(const RunArgs& args) {
   const json resolved = load_resolved_config(args.config, args.sets);
   std::vector<SweepMember> members = expand_sweep(resolved);
   for (auto& m : members) parse_run_config(m.config);  // every member's errors before any training
-  if (!args.only.empty()) {
-    std::vector<SweepMember> chosen;
-    for (auto& name : args.only) {
-      auto it = std::find_if(members.begin(), members.end(), [&](const SweepMember& m) { return m.name == name; });
-      if (it == members.end()) {
-        std::string known;
-        for (auto& m : members) known += (known.empty() ? "" : ", ") + (m.name.empty() ? "(no sweep)" : m.name);
-        throw UsageError("--only " + clipped(name) + ": no such sweep member (members: " + known + ")");
-      }
-      chosen.push_back(*it);
-    }
-    members = chosen;
-  }
+  if (!args.only.empty()) members = chosen_members(members, args.only);
   const std::string name = resolved["name"].get<std::string>();
   const std::string base = !args.out.empty() ? args.out
                            : !resolved["out"].get<std::string>().empty() ? resolved["out"].get<std::string>()

@@ -85,6 +85,47 @@ std::string text(double x, double y, const std::string& anchor, const std::strin
          "</text>\n";
 }
 
+// The colour bar at x = bx between top and bottom: 64 bands from lo (bottom) to hi (top), ticks at
+// round values of the scale, and a black key for exact zeros on a log scale.
+void render_colour_bar(std::string& out, const Heatmap& m, double bx, double top, double bottom, double bar_width) {
+  constexpr int kBands = 64;
+  for (int b = 0; b < kBands; ++b) {
+    const double t = (b + 0.5) / kBands;
+    double v;
+    if (m.centre) {
+      const double c = m.log_scale ? std::log10(*m.centre) : *m.centre;
+      const double lo = m.log_scale ? std::log10(m.lo) : m.lo, hi = m.log_scale ? std::log10(m.hi) : m.hi;
+      v = t < 0.5 ? lo + 2 * t * (c - lo) : c + (2 * t - 1) * (hi - c);
+    } else {
+      v = m.log_scale ? std::log10(m.lo) + t * (std::log10(m.hi) - std::log10(m.lo)) : m.lo + t * (m.hi - m.lo);
+    }
+    if (m.log_scale) v = std::pow(10.0, v);
+    const double y = bottom - (bottom - top) * double(b + 1) / kBands;
+    out += "<rect x=\"" + px(bx) + "\" y=\"" + px(y) + "\" width=\"" + px(bar_width) + "\" height=\"" +
+           px((bottom - top) / kBands + 0.5) + "\" fill=\"" + colour(m, v) + "\" stroke=\"none\"/>\n";
+  }
+  std::vector<double> ticks;
+  if (m.log_scale) {
+    for (int e = int(std::ceil(std::log10(m.lo) - 1e-9)); e <= int(std::floor(std::log10(m.hi) + 1e-9)); ++e)
+      ticks.push_back(std::pow(10.0, e));
+    if (ticks.size() > 8) {  // keep about six labels
+      std::vector<double> fewer;
+      const size_t step = (ticks.size() + 5) / 6;
+      for (size_t k = 0; k < ticks.size(); k += step) fewer.push_back(ticks[k]);
+      ticks = fewer;
+    }
+  } else {
+    ticks = nice_ticks(m.lo, m.hi, 6);
+  }
+  for (double t : ticks) {
+    if (t < m.lo || t > m.hi) continue;
+    const double y = bottom - (bottom - top) * scale_position(m, t);
+    out += "<line x1=\"" + px(bx + bar_width) + "\" y1=\"" + px(y) + "\" x2=\"" + px(bx + bar_width + 3) +
+           "\" y2=\"" + px(y) + "\" stroke=\"#444\"/>\n";
+    out += text(bx + bar_width + 5, y + 4, "start", general(t));
+  }
+}
+
 void render_map(std::string& out, const Heatmap& m, double width, double height) {
   validate(m);
   size_t longest_row = 1;
@@ -124,44 +165,8 @@ void render_map(std::string& out, const Heatmap& m, double width, double height)
   for (size_t i = 0; i < m.rows.size(); i += every)
     out += text(left - 6, top + row_height * (double(i) + 0.5) + 4, "end", escape_xml(m.rows[i]));
 
-  // Colour bar: 64 bands from lo (bottom) to hi (top), ticks at round values of the scale.
   const double bx = right + 14;
-  constexpr int kBands = 64;
-  for (int b = 0; b < kBands; ++b) {
-    const double t = (b + 0.5) / kBands;
-    double v;
-    if (m.centre) {
-      const double c = m.log_scale ? std::log10(*m.centre) : *m.centre;
-      const double lo = m.log_scale ? std::log10(m.lo) : m.lo, hi = m.log_scale ? std::log10(m.hi) : m.hi;
-      v = t < 0.5 ? lo + 2 * t * (c - lo) : c + (2 * t - 1) * (hi - c);
-    } else {
-      v = m.log_scale ? std::log10(m.lo) + t * (std::log10(m.hi) - std::log10(m.lo)) : m.lo + t * (m.hi - m.lo);
-    }
-    if (m.log_scale) v = std::pow(10.0, v);
-    const double y = bottom - (bottom - top) * double(b + 1) / kBands;
-    out += "<rect x=\"" + px(bx) + "\" y=\"" + px(y) + "\" width=\"" + px(bar_width) + "\" height=\"" +
-           px((bottom - top) / kBands + 0.5) + "\" fill=\"" + colour(m, v) + "\" stroke=\"none\"/>\n";
-  }
-  std::vector<double> ticks;
-  if (m.log_scale) {
-    for (int e = int(std::ceil(std::log10(m.lo) - 1e-9)); e <= int(std::floor(std::log10(m.hi) + 1e-9)); ++e)
-      ticks.push_back(std::pow(10.0, e));
-    if (ticks.size() > 8) {  // keep about six labels
-      std::vector<double> fewer;
-      const size_t step = (ticks.size() + 5) / 6;
-      for (size_t k = 0; k < ticks.size(); k += step) fewer.push_back(ticks[k]);
-      ticks = fewer;
-    }
-  } else {
-    ticks = nice_ticks(m.lo, m.hi, 6);
-  }
-  for (double t : ticks) {
-    if (t < m.lo || t > m.hi) continue;
-    const double y = bottom - (bottom - top) * scale_position(m, t);
-    out += "<line x1=\"" + px(bx + bar_width) + "\" y1=\"" + px(y) + "\" x2=\"" + px(bx + bar_width + 3) +
-           "\" y2=\"" + px(y) + "\" stroke=\"#444\"/>\n";
-    out += text(bx + bar_width + 5, y + 4, "start", general(t));
-  }
+  render_colour_bar(out, m, bx, top, bottom, bar_width);
   out += "</g>\n";
   bool zeros = false;
   for (double v : m.values) zeros |= m.log_scale && std::isfinite(v) && v <= 0;

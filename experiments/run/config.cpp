@@ -362,21 +362,8 @@ class Reader {
 
 constexpr int64_t kBig = int64_t(1) << 40;
 
-}  // namespace
-
-RunConfig parse_run_config(const json& resolved) {
-  if (resolved.contains("sweep") && !resolved["sweep"].empty())
-    throw ConfigError("parse_run_config: expand the sweep first");
-  Reader r(resolved);
-  RunConfig c;
-  c.resolved = resolved;
-  c.resolved.erase("sweep");
-  c.name = r.text("name");
-  if (c.name.empty()) throw ConfigError("\"name\" must not be empty");
-  c.seed = uint64_t(r.integer("seed", 0, kBig));
-  c.out = r.text("out");
-
-  DataSpec& d = c.data;
+DataSpec parse_data(const Reader& r, uint64_t seed) {
+  DataSpec d;
   d.source = r.choice("data.source", {"fashion-mnist", "mnist", "cifar10", "cifar100", "folder", "synthetic"});
   d.path = r.text("data.path");
   d.cifar100_labels = r.choice("data.cifar100_labels", {"fine", "coarse"});
@@ -393,9 +380,12 @@ RunConfig parse_run_config(const json& resolved) {
   d.flip = r.flag("data.flip");
   d.normalize = r.choice("data.normalize", {"mean_image", "channel", "none"});
   d.prefetch = int(r.integer("data.prefetch", 0, 64));
-  d.seed = c.seed;
+  d.seed = seed;
+  return d;
+}
 
-  ModelSpec& m = c.model;
+ModelSpec parse_model(const Reader& r) {
+  ModelSpec m;
   m.family = r.choice("model.family", {"plain", "plain14", "plain22", "plain30", "layers"});
   m.activation = r.choice("model.activation", {"relu", "prelu", "prelu_shared", "tanh"});
   m.prelu_init = float(r.number("model.prelu_init", -10.0, 10.0));
@@ -427,8 +417,11 @@ RunConfig parse_run_config(const json& resolved) {
     throw ConfigError("\"model.layers\" must list the layers for family \"layers\"");
   if (m.family != "layers" && !m.layers.empty())
     throw ConfigError("\"model.layers\" is only read with \"model.family\": \"layers\"");
+  return m;
+}
 
-  InitSpec& in = c.init;
+InitSpec parse_init(const Reader& r) {
+  InitSpec in;
   const std::string kind = r.choice("init.kind", {"kaiming", "xavier", "glorot", "gaussian"});
   in.kind = kind == "kaiming" ? InitSpec::Kind::Kaiming
             : kind == "xavier" ? InitSpec::Kind::Xavier
@@ -441,10 +434,12 @@ RunConfig parse_run_config(const json& resolved) {
   in.distribution = r.choice("init.distribution", {"normal", "uniform"}) == "normal" ? InitSpec::Distribution::Normal
                                                                                        : InitSpec::Distribution::Uniform;
   in.std = float(r.number("init.std", 0.0, 100.0, true));
+  return in;
+}
 
-  c.sgd.momentum = float(r.number("optim.momentum", 0.0, 1.0, false, true));
-  c.sgd.weight_decay = float(r.number("optim.weight_decay", 0.0, 1.0));
-  ScheduleSpec& s = c.schedule;
+void parse_optim(const Reader& r, SgdOptions& sgd, ScheduleSpec& s) {
+  sgd.momentum = float(r.number("optim.momentum", 0.0, 1.0, false, true));
+  sgd.weight_decay = float(r.number("optim.weight_decay", 0.0, 1.0));
   s.base_lr = float(r.number("optim.lr", 0.0, 1e6, true));
   s.kind = r.choice("optim.schedule.kind", {"constant", "step", "multistep", "plateau"});
   s.every = int(r.integer("optim.schedule.every", 1, 1000000));
@@ -460,8 +455,10 @@ RunConfig parse_run_config(const json& resolved) {
   s.factor = float(r.number("optim.schedule.factor", 0.0, 1.0, true, true));
   s.threshold = float(r.number("optim.schedule.threshold", 0.0, 1.0));
   s.min_lr = float(r.number("optim.schedule.min_lr", 0.0, 1e6));
+}
 
-  TrainSpec& t = c.train;
+TrainSpec parse_train(const Reader& r) {
+  TrainSpec t;
   t.epochs = int(r.integer("train.epochs", 0, 1000000));
   t.iterations = r.integer("train.iterations", 0, kBig);
   if (t.epochs == 0 && t.iterations == 0) throw ConfigError("set \"train.epochs\" or \"train.iterations\" above 0");
@@ -473,6 +470,28 @@ RunConfig parse_run_config(const json& resolved) {
   t.checkpoint_every = int(r.integer("train.checkpoint_every", 0, 1 << 30));
   t.threads = int(r.integer("train.threads", 0, 1024));
   t.skip_nonfinite = r.flag("train.skip_nonfinite");
+  return t;
+}
+
+}  // namespace
+
+RunConfig parse_run_config(const json& resolved) {
+  if (resolved.contains("sweep") && !resolved["sweep"].empty())
+    throw ConfigError("parse_run_config: expand the sweep first");
+  Reader r(resolved);
+  RunConfig c;
+  c.resolved = resolved;
+  c.resolved.erase("sweep");
+  c.name = r.text("name");
+  if (c.name.empty()) throw ConfigError("\"name\" must not be empty");
+  c.seed = uint64_t(r.integer("seed", 0, kBig));
+  c.out = r.text("out");
+
+  c.data = parse_data(r, c.seed);
+  c.model = parse_model(r);
+  c.init = parse_init(r);
+  parse_optim(r, c.sgd, c.schedule);
+  c.train = parse_train(r);
   return c;
 }
 
