@@ -49,6 +49,21 @@ int64_t parse_int(const std::string& path, const std::map<std::string, std::stri
   }
 }
 
+// The running sums, absent from checkpoints written before they were saved: zero then (a resume
+// from such a checkpoint logs its cut epoch's means over the steps after the resume).
+RunningSums parse_sums(const std::string& path, const std::map<std::string, std::string>& meta) {
+  RunningSums s;
+  if (meta.find("sum_epoch_steps") == meta.end()) return s;
+  s.interval_loss = parse_double(path, meta, "sum_interval_loss");
+  s.interval_error = parse_double(path, meta, "sum_interval_error");
+  s.epoch_loss = parse_double(path, meta, "sum_epoch_loss");
+  s.epoch_error = parse_double(path, meta, "sum_epoch_error");
+  s.interval_steps = parse_int(path, meta, "sum_interval_steps");
+  s.epoch_steps = parse_int(path, meta, "sum_epoch_steps");
+  s.skipped = parse_int(path, meta, "sum_skipped");
+  return s;
+}
+
 LoadedCheckpoint parse_header(const std::string& path, const std::map<std::string, std::string>& meta) {
   auto format = meta.find("format");
   if (format == meta.end() || format->second != "delve-checkpoint")
@@ -67,6 +82,7 @@ LoadedCheckpoint parse_header(const std::string& path, const std::map<std::strin
   c.state.schedule.bad_epochs = int(parse_int(path, meta, "lr_bad_epochs"));
   c.state.best_test_error = parse_double(path, meta, "best_test_error");
   c.state.elapsed_seconds = parse_double(path, meta, "elapsed_seconds");
+  c.state.sums = parse_sums(path, meta);
   auto config = meta.find("config");
   if (config == meta.end()) throw CheckpointError(path + ": metadata lacks \"config\"");
   try {
@@ -101,6 +117,13 @@ void save_checkpoint(const std::string& path, Net& net, const TrainState& state,
       {"lr_bad_epochs", std::to_string(state.schedule.bad_epochs)},
       {"best_test_error", double_text(state.best_test_error)},
       {"elapsed_seconds", double_text(state.elapsed_seconds)},
+      {"sum_interval_loss", double_text(state.sums.interval_loss)},
+      {"sum_interval_error", double_text(state.sums.interval_error)},
+      {"sum_epoch_loss", double_text(state.sums.epoch_loss)},
+      {"sum_epoch_error", double_text(state.sums.epoch_error)},
+      {"sum_interval_steps", std::to_string(state.sums.interval_steps)},
+      {"sum_epoch_steps", std::to_string(state.sums.epoch_steps)},
+      {"sum_skipped", std::to_string(state.sums.skipped)},
       {"config", config.dump()},
       {"delve_version", DELVE_GIT_REVISION},
   };

@@ -20,6 +20,14 @@ namespace delve {
 
 constexpr int kCheckpointFormatVersion = 1;
 
+// The running sums behind the logged means: the train events' current interval, the current epoch,
+// and the steps skipped so far. A checkpoint holds them, so that a resumed run logs the same means
+// as an uninterrupted one, also for the epoch an interrupt cut in two.
+struct RunningSums {
+  double interval_loss = 0, interval_error = 0, epoch_loss = 0, epoch_error = 0;
+  int64_t interval_steps = 0, epoch_steps = 0, skipped = 0;
+};
+
 struct TrainState {
   int64_t iteration = 0;       // steps done
   int64_t epoch = 0;           // epoch of the next batch
@@ -27,6 +35,7 @@ struct TrainState {
   LrSchedule::State schedule;
   double best_test_error = -1;  // -1: not evaluated yet
   double elapsed_seconds = 0;
+  RunningSums sums;
 };
 
 void save_checkpoint(const std::string& path, Net& net, const TrainState& state, const nlohmann::json& config);

@@ -138,16 +138,14 @@ struct TrainingRun {
   std::optional<Progress> progress;
   Clock::time_point started;
   double elapsed_before = 0;  // of the process that trained the run before a resume
-  int64_t skipped = 0;
   std::string status = "completed";
   int exit_code = kExitOk;
   std::string failure;  // why a step failed; the divergence message
 };
 
-// Running means of the train loss and error: over the current log interval and epoch.
+// The time the steps of the current log interval took, for images/s (the running sums of loss
+// and error are in TrainState::sums, which checkpoints keep).
 struct Meters {
-  double interval_loss = 0, interval_err = 0, epoch_loss = 0, epoch_err = 0;
-  int64_t interval_n = 0, epoch_n = 0;
   double step_seconds = 0;  // of the steps in the interval, for images/s
   int64_t step_images = 0;
 };
@@ -279,8 +277,8 @@ StepResult train_step(TrainingRun& r, Tensor& x, std::vector<int32_t>& labels, T
                 "): " + r.failure + "; lower optim.lr, or set train.skip_nonfinite to skip such steps";
     step.diverged = true;
   } else {
-    ++r.skipped;
-    r.log.write({{"event", "skip"}, {"iteration", r.st.iteration}, {"reason", r.failure}, {"skipped", r.skipped}});
+    ++r.st.sums.skipped;
+    r.log.write({{"event", "skip"}, {"iteration", r.st.iteration}, {"reason", r.failure}, {"skipped", r.st.sums.skipped}});
     r.failure.clear();
   }
   step.seconds = seconds_since(t0);
@@ -295,27 +293,29 @@ void count_step(TrainingRun& r, const StepResult& step, Meters& m) {
   r.st.epoch = step.epoch;
   r.st.batch_in_epoch = step.index + 1;
   const double error = double(step.errors) / double(step.images);
-  m.interval_loss += step.loss, m.interval_err += error, ++m.interval_n;
-  m.epoch_loss += step.loss, m.epoch_err += error, ++m.epoch_n;
+  RunningSums& sums = r.st.sums;
+  sums.interval_loss += step.loss, sums.interval_error += error, ++sums.interval_steps;
+  sums.epoch_loss += step.loss, sums.epoch_error += error, ++sums.epoch_steps;
   const double ips = m.step_seconds > 0 ? m.step_images / m.step_seconds : 0;
   const int64_t epochs_total = (r.total + r.per_epoch - 1) / r.per_epoch;
-  r.progress->update(r.st.iteration, step.epoch, epochs_total, m.interval_loss / m.interval_n, m.interval_err / m.interval_n,
-                     ips);
+  r.progress->update(r.st.iteration, step.epoch, epochs_total, sums.interval_loss / sums.interval_steps,
+                     sums.interval_error / sums.interval_steps, ips);
   if (r.st.iteration % r.cfg.train.log_every == 0 || r.st.iteration == r.total) {
     r.log.write({{"event", "train"}, {"iteration", r.st.iteration}, {"epoch", double(r.st.iteration) / r.per_epoch},
-                 {"loss", m.interval_loss / m.interval_n}, {"error", m.interval_err / m.interval_n},
+                 {"loss", sums.interval_loss / sums.interval_steps}, {"error", sums.interval_error / sums.interval_steps},
                  {"lr", r.schedule.lr()}, {"images_per_s", ips}});
-    m.interval_loss = m.interval_err = 0, m.interval_n = 0;
+    sums.interval_loss = sums.interval_error = 0, sums.interval_steps = 0;
     m.step_seconds = 0, m.step_images = 0;
   }
 }
 
 // At the end of an epoch: its event, the evaluation when due, the schedule, the cursor.
-void end_epoch(TrainingRun& r, int64_t epoch, Meters& m) {
-  r.last.train_loss = m.epoch_loss / m.epoch_n, r.last.train_error = m.epoch_err / m.epoch_n;
+void end_epoch(TrainingRun& r, int64_t epoch) {
+  RunningSums& sums = r.st.sums;
+  r.last.train_loss = sums.epoch_loss / sums.epoch_steps, r.last.train_error = sums.epoch_error / sums.epoch_steps;
   r.log.write({{"event", "epoch"}, {"iteration", r.st.iteration}, {"epoch", epoch + 1}, {"train_loss", r.last.train_loss},
-               {"train_error", r.last.train_error}, {"lr", r.schedule.lr()}, {"batches", m.epoch_n}});
-  m.epoch_loss = m.epoch_err = 0, m.epoch_n = 0;
+               {"train_error", r.last.train_error}, {"lr", r.schedule.lr()}, {"batches", sums.epoch_steps}});
+  sums.epoch_loss = sums.epoch_error = 0, sums.epoch_steps = 0;
   const bool eval_due = r.cfg.train.eval_every > 0 && (epoch + 1) % r.cfg.train.eval_every == 0;
   if (eval_due) evaluate_now(r);
   r.schedule.on_epoch_end(int(epoch), eval_due ? r.last.test_error : r.last.train_error);
@@ -323,9 +323,8 @@ void end_epoch(TrainingRun& r, int64_t epoch, Meters& m) {
   r.st.batch_in_epoch = 0;
 }
 
-// The step loop, until the last iteration, a divergence or a stop request. Returns the running
-// means of the epoch it ended in.
-Meters train_steps(TrainingRun& r) {
+// The step loop, until the last iteration, a divergence or a stop request.
+void train_steps(TrainingRun& r) {
   Tensor x, dlogits;
   std::vector<int32_t> labels;
   Meters m;
@@ -334,7 +333,7 @@ Meters train_steps(TrainingRun& r) {
     const StepResult step = train_step(r, x, labels, dlogits);
     if (step.diverged) break;
     count_step(r, step, m);
-    if (r.st.batch_in_epoch == r.per_epoch) end_epoch(r, step.epoch, m);
+    if (r.st.batch_in_epoch == r.per_epoch) end_epoch(r, step.epoch);
     if (r.cfg.train.checkpoint_every > 0 && r.st.iteration % r.cfg.train.checkpoint_every == 0 && r.st.iteration < r.total)
       save_state(r);
     if (r.comm.any(stop_requested())) {
@@ -344,21 +343,21 @@ Meters train_steps(TrainingRun& r) {
     }
   }
   r.progress->finish();
-  return m;
 }
 
 nlohmann::json figure(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
 // The end of a run: the final evaluation and checkpoint (unless it diverged), summary.json and
 // the end event.
-nlohmann::json finish_run(TrainingRun& r, const Meters& m) {
+nlohmann::json finish_run(TrainingRun& r) {
   if (r.status != "diverged") {
     if (r.status == "completed" && r.last.eval_iteration != r.st.iteration) evaluate_now(r);
     save_state(r);
   }
   // A run shorter than an epoch reports the part of the epoch it trained.
-  if (m.epoch_n > 0 && std::isnan(r.last.train_loss))
-    r.last.train_loss = m.epoch_loss / m.epoch_n, r.last.train_error = m.epoch_err / m.epoch_n;
+  const RunningSums& sums = r.st.sums;
+  if (sums.epoch_steps > 0 && std::isnan(r.last.train_loss))
+    r.last.train_loss = sums.epoch_loss / sums.epoch_steps, r.last.train_error = sums.epoch_error / sums.epoch_steps;
   const double seconds = r.elapsed_before + seconds_since(r.started);
   nlohmann::json summary = {{"name", r.cfg.name},
                             {"status", r.status},
@@ -371,7 +370,7 @@ nlohmann::json finish_run(TrainingRun& r, const Meters& m) {
                             {"best_test_error", r.st.best_test_error >= 0 ? nlohmann::json(r.st.best_test_error) : nlohmann::json()},
                             {"seconds", seconds},
                             {"images_per_s", seconds > 0 ? double(r.st.iteration) * r.cfg.train.batch / seconds : 0.0},
-                            {"skipped_steps", r.skipped},
+                            {"skipped_steps", r.st.sums.skipped},
                             {"ranks", r.comm.size()},
                             {"allreduce_seconds", r.parallel.allreduce_seconds()},
                             {"parameters", r.net.param_count()},
@@ -401,8 +400,8 @@ RunOutcome train_run(const RunConfig& cfg, const RunOptions& opt) {
   r.progress.emplace(r.total, opt.progress && comm.is_root());
   r.started = Clock::now();
   r.elapsed_before = r.st.elapsed_seconds;
-  const Meters m = train_steps(r);
-  nlohmann::json summary = finish_run(r, m);
+  train_steps(r);
+  nlohmann::json summary = finish_run(r);
   if (r.status == "diverged")
     throw DivergenceError(r.failure + " (last good checkpoint kept in '" + r.run.file("checkpoint.safetensors") +
                           "' if one was saved)");
