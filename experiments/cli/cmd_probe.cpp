@@ -13,6 +13,7 @@
 #include "experiments/run/session.h"
 #include "experiments/plot/svg_chart.h"
 #include "layers/softmax_xent.h"
+#include "optim/communicator.h"
 
 namespace delve {
 
@@ -107,7 +108,7 @@ int command_probe(const ProbeArgs& args) {
   Chart pos{"P(y_l > 0)", "weight layer (depth)", "fraction positive", {}, 0.0, 1.0, false};
   for (auto& m : members) {
     RunConfig cfg = parse_run_config(m.config);
-    set_worker_threads(cfg.train.threads > 0 ? cfg.train.threads : 0);
+    set_worker_threads(cfg.train.threads > 0 ? cfg.train.threads : default_threads());
     auto stats = probe_member(cfg, args.batches);
     const std::string label = m.name.empty() ? cfg.name : m.name;
     print_table(label, cfg.init, stats);
