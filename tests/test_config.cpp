@@ -79,7 +79,7 @@ TEST_CASE("--set overrides values, parses JSON, rejects unknown keys") {
   CHECK(config_error([&] { apply_override(user, "noequals"); }).find("expected key.path=value") != std::string::npos);
 }
 
-TEST_CASE("a sweep expands into named members; --set pins a swept key") {
+TEST_CASE("a sweep expands into named members, --set pins a swept key") {
   json user = parse(R"({"model": {"family": "plain14"},
                         "sweep": {"init.kind": ["xavier", "kaiming"], "model.activation": ["relu", "prelu"]}})");
   auto members = expand_sweep(resolve_config(user, "s.json"));
@@ -119,7 +119,7 @@ TEST_CASE("closest_key finds typos only") {
   CHECK(closest_key("xyz", {"epochs", "batch"}).empty());
 }
 
-TEST_CASE("kaiming's a is left to the built net unless given (Eq. 15; tests/test_init.cpp)") {
+TEST_CASE("kaiming's a is left to the built net unless given (Eq. 15, tests/test_init.cpp)") {
   auto a_for = [](const char* text) { return parse_run_config(resolve_config(json::parse(text), "c.json")).init.a; };
   CHECK(a_for(R"({"model": {"family": "plain14"}})") < 0.f);
   CHECK(a_for(R"({"model": {"family": "plain14", "activation": "prelu"}})") < 0.f);
@@ -191,7 +191,7 @@ TEST_CASE("a huge bad value gives a one-line error of readable length, from ever
   CHECK(messages[0].find("my.json: \"name\" must be a string, got [[[[") == 0);
 }
 
-TEST_CASE("--set: a bad value names the --set, not the config file; JSON that does not parse is an error") {
+TEST_CASE("--set: a bad value names the --set, not the config file, JSON that does not parse is an error") {
   json user = parse(R"({"model": {"family": "plain14"}})");
   const std::string wrong_type = config_error([&] { apply_override(user, "train.batch=abc"); });
   CHECK(wrong_type.find("--set train.batch=abc: \"train.batch\" must be an integer, got \"abc\"") == 0);

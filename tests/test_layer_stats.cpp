@@ -174,7 +174,7 @@ TEST_CASE("in_bounds_tap_fraction: the share of kernel taps that zero padding le
   CHECK(same(in_bounds_tap_fraction(ConvGeometry{2, 2, 2, 1}, 4, 4), std::pow(4.0 / 6.0, 2)));
 }
 
-TEST_CASE("layer stats: the border factor of each conv follows its input size; fc layers have none") {
+TEST_CASE("layer stats: the border factor of each conv follows its input size, fc layers have none") {
   auto k = probe_stack(InitSpec{InitSpec::Kind::Kaiming, InitSpec::Fan::In}, false, 11, 16);
   // Two quotients of integer counts multiplied (3 roundings in double) against the square of one (2).
   const double want = std::pow(46.0 / 48.0, 2);

@@ -51,7 +51,7 @@ RunOptions quiet(const std::string& dir) {
 
 }  // namespace
 
-TEST_CASE("trainer: a run writes config, log, summary, checkpoint; the log follows its schema") {
+TEST_CASE("trainer: a run writes config, log, summary, checkpoint, the log follows its schema") {
   test::TempDir tmp("trainer_e2e");
   RunOutcome out = train_run(tiny_config(), quiet(tmp.file("run")));
   CHECK(out.exit_code == kExitOk);
@@ -236,7 +236,7 @@ TEST_CASE("trainer: under MPI a rank other than 0 never changes the run director
     CHECK_FALSE(std::filesystem::exists(tmp.path() / "run" / f));
 }
 
-TEST_CASE("trainer: the start event counts the images trained on; config.json records the data directory read") {
+TEST_CASE("trainer: the start event counts the images trained on, config.json records the data directory read") {
   test::TempDir tmp("trainer_recorded");
   train_run(tiny_config(R"({"data": {"train_subset": 40}})"), quiet(tmp.file("subset")));
   const json start = read_run_log(tmp.file("subset/log.jsonl")).front();
