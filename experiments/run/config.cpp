@@ -163,8 +163,39 @@ const json& default_config() {
   return defaults;
 }
 
+namespace {
+
+// Appends value's compact JSON text (as dump() writes it) to out, and stops once out holds more
+// than `room` bytes: a deeply nested value is walked no further than a message shows, never dumped
+// whole (dump() recurses once per level, and 5,000 levels overflow a sanitizer build's stack).
+void append_json_prefix(std::string& out, const json& value, size_t room) {
+  auto scalar = [](const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); };
+  if (value.is_object()) {
+    out += '{';
+    for (auto it = value.begin(); it != value.end() && out.size() <= room; ++it) {
+      if (it != value.begin()) out += ',';
+      out += scalar(json(it.key())) + ':';
+      append_json_prefix(out, it.value(), room);
+    }
+    out += '}';
+  } else if (value.is_array()) {
+    out += '[';
+    for (size_t i = 0; i < value.size() && out.size() <= room; ++i) {
+      if (i > 0) out += ',';
+      append_json_prefix(out, value[i], room);
+    }
+    out += ']';
+  } else {
+    out += scalar(value);
+  }
+}
+
+}  // namespace
+
 std::string quoted(const json& value) {
-  return clipped(value.dump(-1, ' ', false, json::error_handler_t::replace));
+  std::string text;
+  append_json_prefix(text, value, 4 * kQuotedChars);  // bytes enough for kQuotedChars code points
+  return clipped(text);
 }
 
 std::string closest_key(const std::string& word, const std::vector<std::string>& candidates) {
