@@ -1,0 +1,105 @@
+#include "core/point_gemm.h"
+
+#include <atomic>
+#include <cstdlib>
+
+#include "core/blas.h"
+#include "core/error.h"
+
+namespace delve {
+
+namespace {
+
+GemmKernel fastest_available() {
+  if (gemm_kernel_available(GemmKernel::Avx512)) return GemmKernel::Avx512;
+  if (gemm_kernel_available(GemmKernel::Avx2)) return GemmKernel::Avx2;
+  return GemmKernel::Blas;
+}
+
+GemmKernel from_environment() {
+  const char* forced = std::getenv("DELVE_GEMM");
+  if (!forced || !*forced) return fastest_available();
+  GemmKernel k;
+  try {
+    k = parse_gemm_kernel(forced);
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string("DELVE_GEMM: ") + e.what());
+  }
+  if (!gemm_kernel_available(k))
+    throw ConfigError(std::string("DELVE_GEMM=") + forced + ": this CPU cannot run that kernel (use blas or " +
+                      gemm_kernel_name(fastest_available()) + ")");
+  return k;
+}
+
+std::atomic<int> chosen{-1};  // a GemmKernel, or -1 before the first use
+
+}  // namespace
+
+const char* gemm_kernel_name(GemmKernel kernel) {
+  switch (kernel) {
+    case GemmKernel::Blas: return "blas";
+    case GemmKernel::Avx2: return "avx2";
+    case GemmKernel::Avx512: return "avx512";
+  }
+  return "?";
+}
+
+GemmKernel parse_gemm_kernel(const std::string& name) {
+  for (GemmKernel k : {GemmKernel::Blas, GemmKernel::Avx2, GemmKernel::Avx512})
+    if (name == gemm_kernel_name(k)) return k;
+  throw ConfigError("unknown GEMM kernel \"" + clipped(name) + "\" (blas, avx2, avx512)");
+}
+
+bool gemm_kernel_available(GemmKernel kernel) {
+  switch (kernel) {
+    case GemmKernel::Blas: return true;
+    case GemmKernel::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case GemmKernel::Avx512: return __builtin_cpu_supports("avx512f");
+  }
+  return false;
+}
+
+GemmKernel gemm_kernel() {
+  int k = chosen.load(std::memory_order_acquire);
+  if (k < 0) {
+    k = int(from_environment());
+    chosen.store(k, std::memory_order_release);
+  }
+  return GemmKernel(k);
+}
+
+void set_gemm_kernel(GemmKernel kernel) {
+  if (!gemm_kernel_available(kernel))
+    throw ConfigError(std::string("GEMM kernel ") + gemm_kernel_name(kernel) + " needs CPU features this CPU lacks");
+  chosen.store(int(kernel), std::memory_order_release);
+}
+
+void point_gemm_nn(const PointGemm& g, const float* A, const float* B, float* C) {
+  const GemmKernel kernel = gemm_kernel();
+  for (int xi = 0; xi < 16; ++xi) {
+    const float* a = A + xi * g.a_stride;
+    const float* b = B + xi * g.b_stride;
+    float* c = C + xi * g.c_stride;
+    switch (kernel) {
+      case GemmKernel::Avx512: gemm_nn_avx512(g.m, g.n, g.k, a, b, c); break;
+      case GemmKernel::Avx2: gemm_nn_avx2(g.m, g.n, g.k, a, b, c); break;
+      case GemmKernel::Blas: sgemm(false, false, g.m, g.n, g.k, 1.f, a, g.k, b, g.n, 0.f, c, g.n); break;
+    }
+  }
+}
+
+void point_gemm_nt_add(const PointGemm& g, const float* A, const float* B, float* C) {
+  const GemmKernel kernel = gemm_kernel();
+  for (int xi = 0; xi < 16; ++xi) {
+    const float* a = A + xi * g.a_stride;
+    const float* b = B + xi * g.b_stride;
+    float* c = C + xi * g.c_stride;
+    switch (kernel) {
+      case GemmKernel::Avx512: gemm_nt_add_avx512(g.m, g.n, g.k, a, b, c); break;
+      case GemmKernel::Avx2: gemm_nt_add_avx2(g.m, g.n, g.k, a, b, c); break;
+      case GemmKernel::Blas: sgemm(false, true, g.m, g.n, g.k, 1.f, a, g.k, b, g.k, 1.f, c, g.n); break;
+    }
+  }
+}
+
+}  // namespace delve

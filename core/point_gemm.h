@@ -1,0 +1,50 @@
+// The 16 small GEMMs of Winograd's transform domain (core/winograd.h) as one batched call:
+// C[ξ] (+)= A[ξ] · op(B[ξ]) for ξ = 0..15, row-major, every point of one shape.
+//
+// Three kernels compute them (GemmKernel): OpenBLAS, one sgemm per point (portable, but it packs
+// both operands on every call, which costs more than the product on the 16×16 and 8×8 layers, and
+// runs the AVX2 kernels OPENBLAS_CORETYPE pins); and delve's own register-tiled AVX2+FMA and
+// AVX-512 kernels (core/point_gemm_kernel.h), which read the operands in place. The fastest the
+// CPU supports is chosen at run time from its feature flags (never from OPENBLAS_CORETYPE);
+// DELVE_GEMM=blas|avx2|avx512 in the environment forces one (for comparisons), as set_gemm_kernel
+// does in tests. Each output element is summed in an order fixed by the shape alone (ascending k,
+// or fixed vector lanes then a fixed reduction tree), so a kernel gives the same bits on every call.
+#pragma once
+#include <cstddef>
+#include <string>
+
+namespace delve {
+
+enum class GemmKernel { Blas, Avx2, Avx512 };
+
+const char* gemm_kernel_name(GemmKernel kernel);
+// "blas", "avx2", "avx512"; anything else throws ConfigError naming the value.
+GemmKernel parse_gemm_kernel(const std::string& name);
+// Whether this CPU (and OS) can run it: Blas always, the others by their feature flags.
+bool gemm_kernel_available(GemmKernel kernel);
+// The kernel in use: DELVE_GEMM when set (read once; an unknown or unavailable value throws
+// ConfigError), else the fastest available.
+GemmKernel gemm_kernel();
+// Forces a kernel (tests, benchmarks); throws ConfigError if this CPU cannot run it.
+void set_gemm_kernel(GemmKernel kernel);
+
+// The shape of one batch of 16 products: each C[ξ] is m×n, summing over k; the points of an operand
+// lie `stride` floats apart, its rows are contiguous (leading dimension = row length).
+struct PointGemm {
+  int m, n, k;
+  size_t a_stride, b_stride, c_stride;
+};
+
+// C[ξ] = A[ξ] · B[ξ]: A m×k, B k×n.
+void point_gemm_nn(const PointGemm& g, const float* A, const float* B, float* C);
+// C[ξ] += A[ξ] · B[ξ]ᵀ: A m×k, B n×k.
+void point_gemm_nt_add(const PointGemm& g, const float* A, const float* B, float* C);
+
+// The ISA kernels behind point_gemm_* (core/point_gemm_avx2.cpp, core/point_gemm_avx512.cpp), one
+// point at a time; call only when gemm_kernel_available says so.
+void gemm_nn_avx2(int m, int n, int k, const float* A, const float* B, float* C);
+void gemm_nt_add_avx2(int m, int n, int k, const float* A, const float* B, float* C);
+void gemm_nn_avx512(int m, int n, int k, const float* A, const float* B, float* C);
+void gemm_nt_add_avx512(int m, int n, int k, const float* A, const float* B, float* C);
+
+}  // namespace delve
