@@ -1,26 +1,28 @@
 // The 16 small GEMMs of Winograd's transform domain (core/winograd.h) as one batched call:
 // C[ξ] (+)= A[ξ] · op(B[ξ]) for ξ = 0..15, row-major, every point of one shape.
 //
-// Three kernels compute them (GemmKernel): OpenBLAS, one sgemm per point (portable, but it packs
-// both operands on every call, which costs more than the product on the 16×16 and 8×8 layers, and
-// runs the AVX2 kernels OPENBLAS_CORETYPE pins); and delve's own register-tiled AVX2+FMA and
-// AVX-512 kernels (core/point_gemm_kernel.h), which read the operands in place. The fastest the
-// CPU supports is chosen at run time from its feature flags (never from OPENBLAS_CORETYPE);
-// DELVE_GEMM=blas|avx2|avx512 in the environment forces one (for comparisons), as set_gemm_kernel
-// does in tests. Each output element is summed in an order fixed by the shape alone (ascending k,
-// or fixed vector lanes then a fixed reduction tree), so a kernel gives the same bits on every call.
+// Kernels (GemmKernel): OpenBLAS, one sgemm per point (portable; it packs both operands on every
+// call, which costs more than the product on the 16×16 and 8×8 layers, and it runs the AVX2
+// kernels OPENBLAS_CORETYPE pins); delve's own register-tiled AVX2+FMA and AVX-512 kernels
+// (core/point_gemm_kernel.h), which read the operands in place; and libxsmm, which JIT-compiles
+// A·B for each shape and the CPU's best instruction set (C += A·Bᵀ then runs delve's AVX-512
+// kernel, or OpenBLAS without AVX-512). The default is the fastest measured that the CPU supports,
+// found from its feature flags, never from OPENBLAS_CORETYPE: xsmm, else avx512, else blas.
+// DELVE_GEMM=blas|avx2|avx512|xsmm in the environment forces one (for comparisons), as
+// set_gemm_kernel does in tests. Each kernel sums an output element in an order fixed by the shape
+// alone (ascending k, or fixed vector lanes then a fixed reduction tree): the same bits every call.
 #pragma once
 #include <cstddef>
 #include <string>
 
 namespace delve {
 
-enum class GemmKernel { Blas, Avx2, Avx512 };
+enum class GemmKernel { Blas, Avx2, Avx512, Xsmm };
 
 const char* gemm_kernel_name(GemmKernel kernel);
-// "blas", "avx2", "avx512"; anything else throws ConfigError naming the value.
+// "blas", "avx2", "avx512", "xsmm"; anything else throws ConfigError naming the value.
 GemmKernel parse_gemm_kernel(const std::string& name);
-// Whether this CPU (and OS) can run it: Blas always, the others by their feature flags.
+// Whether this CPU (and OS) can run it: Blas always, the others by their feature flags (xsmm: AVX2).
 bool gemm_kernel_available(GemmKernel kernel);
 // The kernel in use: DELVE_GEMM when set (read once; an unknown or unavailable value throws
 // ConfigError), else the fastest available.
@@ -46,5 +48,9 @@ void gemm_nn_avx2(int m, int n, int k, const float* A, const float* B, float* C)
 void gemm_nt_add_avx2(int m, int n, int k, const float* A, const float* B, float* C);
 void gemm_nn_avx512(int m, int n, int k, const float* A, const float* B, float* C);
 void gemm_nt_add_avx512(int m, int n, int k, const float* A, const float* B, float* C);
+// libxsmm (core/point_gemm_xsmm.cpp): whether it JIT-compiles AVX2 or better here; C[ξ] = A[ξ]·B[ξ]
+// for all 16 points, false (C untouched) when libxsmm has no kernel for the shape.
+bool xsmm_available();
+bool gemm_nn_xsmm(const PointGemm& g, const float* A, const float* B, float* C);
 
 }  // namespace delve

@@ -14,29 +14,33 @@
 // Rows past the end of an operand reread its last row (valid memory) and are not stored: one tile
 // code for every shape; columns past n and terms past k are masked off.
 
+// Loops over the tile's registers unroll before GCC decides where arrays live, so that acc, the
+// masks and the row pointers stay in registers (without it, acc went to the stack every step).
+#define DELVE_UNROLL _Pragma("GCC unroll 16")
+
 template <int R, int NV>
 void nn_tile(int k, const float* A, int lda, int rows, const float* B, int ldb, int cols, float* C, int ldc) {
   using V = typename Isa::V;
   typename Isa::Mask mask[NV];
-  _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) mask[v] = Isa::mask_of(cols - v * Isa::L);
+  DELVE_UNROLL for (int v = 0; v < NV; ++v) mask[v] = Isa::mask_of(cols - v * Isa::L);
   const float* a[R];
-  _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) a[r] = A + (r < rows ? r : rows - 1) * lda;
+  DELVE_UNROLL for (int r = 0; r < R; ++r) a[r] = A + (r < rows ? r : rows - 1) * lda;
   V acc[R][NV];
-  _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r)
-    _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[r][v] = Isa::zero();
+  DELVE_UNROLL for (int r = 0; r < R; ++r)
+    DELVE_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = Isa::zero();
   for (int p = 0; p < k; ++p) {
     V b[NV];
-    _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) b[v] = Isa::load(B + size_t(p) * ldb + v * Isa::L, mask[v]);
-    _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+    DELVE_UNROLL for (int v = 0; v < NV; ++v) b[v] = Isa::load(B + size_t(p) * ldb + v * Isa::L, mask[v]);
+    DELVE_UNROLL for (int r = 0; r < R; ++r) {
       const V s = Isa::bcast(a[r] + p);
-      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[r][v] = Isa::fma(s, b[v], acc[r][v]);
+      DELVE_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = Isa::fma(s, b[v], acc[r][v]);
     }
   }
   // Unconditional stores (rows past the end into `spill`), so that acc can stay in registers.
   float spill[NV * Isa::L];
-  _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+  DELVE_UNROLL for (int r = 0; r < R; ++r) {
     float* c = r < rows ? C + size_t(r) * ldc : spill;
-    _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) Isa::store(c + v * Isa::L, acc[r][v], mask[v]);
+    DELVE_UNROLL for (int v = 0; v < NV; ++v) Isa::store(c + v * Isa::L, acc[r][v], mask[v]);
   }
 }
 
@@ -53,22 +57,25 @@ void nt_tile(int k, const float* A, int rows_a, const float* B, int rows_b, floa
   using V = typename Isa::V;
   const float* a[RA];
   const float* b[RB];
-  _Pragma("GCC unroll 16") for (int i = 0; i < RA; ++i) a[i] = A + size_t(i < rows_a ? i : rows_a - 1) * k;
-  _Pragma("GCC unroll 16") for (int j = 0; j < RB; ++j) b[j] = B + size_t(j < rows_b ? j : rows_b - 1) * k;
+  DELVE_UNROLL for (int i = 0; i < RA; ++i) a[i] = A + size_t(i < rows_a ? i : rows_a - 1) * k;
+  DELVE_UNROLL for (int j = 0; j < RB; ++j) b[j] = B + size_t(j < rows_b ? j : rows_b - 1) * k;
   V acc[RA][RB];
-  _Pragma("GCC unroll 16") for (int i = 0; i < RA; ++i)
-    _Pragma("GCC unroll 16") for (int j = 0; j < RB; ++j) acc[i][j] = Isa::zero();
-  for (int p = 0; p < k; p += Isa::L) {
-    const typename Isa::Mask mask = Isa::mask_of(k - p);
+  DELVE_UNROLL for (int i = 0; i < RA; ++i)
+    DELVE_UNROLL for (int j = 0; j < RB; ++j) acc[i][j] = Isa::zero();
+  auto step = [&](int p, typename Isa::Mask mask) __attribute__((always_inline)) {
     V x[RA];
-    _Pragma("GCC unroll 16") for (int i = 0; i < RA; ++i) x[i] = Isa::load(a[i] + p, mask);
-    _Pragma("GCC unroll 16") for (int j = 0; j < RB; ++j) {
+    DELVE_UNROLL for (int i = 0; i < RA; ++i) x[i] = Isa::load(a[i] + p, mask);
+    DELVE_UNROLL for (int j = 0; j < RB; ++j) {
       const V y = Isa::load(b[j] + p, mask);
-      _Pragma("GCC unroll 16") for (int i = 0; i < RA; ++i) acc[i][j] = Isa::fma(x[i], y, acc[i][j]);
+      DELVE_UNROLL for (int i = 0; i < RA; ++i) acc[i][j] = Isa::fma(x[i], y, acc[i][j]);
     }
-  }
-  _Pragma("GCC unroll 16") for (int i = 0; i < RA; ++i)  // constant bounds, so that acc stays in registers
-    _Pragma("GCC unroll 16") for (int j = 0; j < RB; ++j)
+  };
+  const typename Isa::Mask full = Isa::mask_of(Isa::L);
+  int p = 0;
+  for (; p + Isa::L <= k; p += Isa::L) step(p, full);
+  if (p < k) step(p, Isa::mask_of(k - p));  // the last terms, in the same lanes
+  DELVE_UNROLL for (int i = 0; i < RA; ++i)  // constant bounds, so that acc stays in registers
+    DELVE_UNROLL for (int j = 0; j < RB; ++j)
       if (i < rows_a && j < rows_b) C[size_t(i) * ldc + j] += Isa::hsum(acc[i][j]);
 }
 
@@ -79,3 +86,5 @@ inline void nt_add(int m, int n, int k, const float* A, const float* B, float* C
       nt_tile<RA, RB>(k, A + size_t(i) * k, m - i < RA ? m - i : RA, B + size_t(j) * k, n - j < RB ? n - j : RB,
                       C + size_t(i) * n + j, n);
 }
+
+#undef DELVE_UNROLL

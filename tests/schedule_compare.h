@@ -24,7 +24,7 @@ inline double worst_relative(const float* a, const float* b, size_t n) {
 // The point-GEMM kernels this CPU can run (core/point_gemm.h), each to be tested on its own.
 inline std::vector<GemmKernel> available_gemm_kernels() {
   std::vector<GemmKernel> kernels;
-  for (GemmKernel k : {GemmKernel::Blas, GemmKernel::Avx2, GemmKernel::Avx512})
+  for (GemmKernel k : {GemmKernel::Blas, GemmKernel::Avx2, GemmKernel::Avx512, GemmKernel::Xsmm})
     if (gemm_kernel_available(k)) kernels.push_back(k);
   return kernels;
 }

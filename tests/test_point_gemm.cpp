@@ -108,7 +108,7 @@ TEST_CASE("point GEMMs: every available kernel within its rounding bound of a fl
 }
 
 TEST_CASE("point GEMM kernel names, and the errors for unknown or unavailable ones") {
-  for (GemmKernel k : {GemmKernel::Blas, GemmKernel::Avx2, GemmKernel::Avx512})
+  for (GemmKernel k : {GemmKernel::Blas, GemmKernel::Avx2, GemmKernel::Avx512, GemmKernel::Xsmm})
     CHECK(parse_gemm_kernel(gemm_kernel_name(k)) == k);
   try {
     parse_gemm_kernel("sse9");
@@ -117,7 +117,7 @@ TEST_CASE("point GEMM kernel names, and the errors for unknown or unavailable on
     CHECK(std::string(e.what()).find("\"sse9\"") != std::string::npos);
     CHECK(e.code == kExitConfig);
   }
-  for (GemmKernel k : {GemmKernel::Avx2, GemmKernel::Avx512})
+  for (GemmKernel k : {GemmKernel::Avx2, GemmKernel::Avx512, GemmKernel::Xsmm})
     if (!gemm_kernel_available(k)) CHECK_THROWS_AS(set_gemm_kernel(k), ConfigError);
 }
 
