@@ -86,35 +86,37 @@ GemmKernel own_kernel(GemmKernel kernel) {
   if (kernel != GemmKernel::Xsmm) return kernel;
   return gemm_kernel_available(GemmKernel::Avx512) ? GemmKernel::Avx512 : GemmKernel::Blas;
 }
+
+using PointProduct = void (*)(int m, int n, int k, const float* A, const float* B, float* C);
+
+void blas_nn(int m, int n, int k, const float* A, const float* B, float* C) {
+  sgemm(false, false, m, n, k, 1.f, A, k, B, n, 0.f, C, n);
+}
+void blas_nt_add(int m, int n, int k, const float* A, const float* B, float* C) {
+  sgemm(false, true, m, n, k, 1.f, A, k, B, k, 1.f, C, n);
+}
+
+void each_point(const PointGemm& g, const float* A, const float* B, float* C, PointProduct product) {
+  for (int xi = 0; xi < 16; ++xi)
+    product(g.m, g.n, g.k, A + xi * g.a_stride, B + xi * g.b_stride, C + xi * g.c_stride);
+}
 }  // namespace
 
 void point_gemm_nn(const PointGemm& g, const float* A, const float* B, float* C) {
-  GemmKernel kernel = gemm_kernel();
+  const GemmKernel kernel = gemm_kernel();
   if (kernel == GemmKernel::Xsmm && gemm_nn_xsmm(g, A, B, C)) return;
-  kernel = own_kernel(kernel);
-  for (int xi = 0; xi < 16; ++xi) {
-    const float* a = A + xi * g.a_stride;
-    const float* b = B + xi * g.b_stride;
-    float* c = C + xi * g.c_stride;
-    switch (kernel) {
-      case GemmKernel::Avx512: gemm_nn_avx512(g.m, g.n, g.k, a, b, c); break;
-      case GemmKernel::Avx2: gemm_nn_avx2(g.m, g.n, g.k, a, b, c); break;
-      default: sgemm(false, false, g.m, g.n, g.k, 1.f, a, g.k, b, g.n, 0.f, c, g.n); break;
-    }
+  switch (own_kernel(kernel)) {
+    case GemmKernel::Avx512: return each_point(g, A, B, C, gemm_nn_avx512);
+    case GemmKernel::Avx2: return each_point(g, A, B, C, gemm_nn_avx2);
+    default: return each_point(g, A, B, C, blas_nn);
   }
 }
 
 void point_gemm_nt_add(const PointGemm& g, const float* A, const float* B, float* C) {
-  const GemmKernel kernel = own_kernel(gemm_kernel());
-  for (int xi = 0; xi < 16; ++xi) {
-    const float* a = A + xi * g.a_stride;
-    const float* b = B + xi * g.b_stride;
-    float* c = C + xi * g.c_stride;
-    switch (kernel) {
-      case GemmKernel::Avx512: gemm_nt_add_avx512(g.m, g.n, g.k, a, b, c); break;
-      case GemmKernel::Avx2: gemm_nt_add_avx2(g.m, g.n, g.k, a, b, c); break;
-      default: sgemm(false, true, g.m, g.n, g.k, 1.f, a, g.k, b, g.k, 1.f, c, g.n); break;
-    }
+  switch (own_kernel(gemm_kernel())) {
+    case GemmKernel::Avx512: return each_point(g, A, B, C, gemm_nt_add_avx512);
+    case GemmKernel::Avx2: return each_point(g, A, B, C, gemm_nt_add_avx2);
+    default: return each_point(g, A, B, C, blas_nt_add);
   }
 }
 

@@ -30,6 +30,11 @@ struct Isa {
     q = _mm_add_ss(q, _mm_movehdup_ps(q));
     return _mm_cvtss_f32(q);
   }
+  // The sums of v0..v3 in lanes 0..3, by a fixed tree: the halves of each added, then pairwise.
+  static __m128 hsum4(V v0, V v1, V v2, V v3) {
+    auto fold = [](V v) { return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)); };
+    return _mm_hadd_ps(_mm_hadd_ps(fold(v0), fold(v1)), _mm_hadd_ps(fold(v2), fold(v3)));
+  }
 };
 
 #include "core/point_gemm_kernel.h"

@@ -34,6 +34,16 @@ struct Isa {
     q = _mm_add_ss(q, _mm_movehdup_ps(q));
     return _mm_cvtss_f32(q);
   }
+  // The sums of v0..v3 in lanes 0..3, by a fixed tree: halves of pairs of vectors added, twice, then
+  // the four lanes of each 128-bit quarter.
+  static __m128 hsum4(V v0, V v1, V v2, V v3) {
+    const V s01 = _mm512_add_ps(_mm512_shuffle_f32x4(v0, v1, 0x44), _mm512_shuffle_f32x4(v0, v1, 0xEE));
+    const V s23 = _mm512_add_ps(_mm512_shuffle_f32x4(v2, v3, 0x44), _mm512_shuffle_f32x4(v2, v3, 0xEE));
+    V t = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, 0x88), _mm512_shuffle_f32x4(s01, s23, 0xDD));
+    t = _mm512_add_ps(t, _mm512_permute_ps(t, 0xB1));  // lanes (1, 0, 3, 2) of each quarter
+    t = _mm512_add_ps(t, _mm512_permute_ps(t, 0x4E));  // lanes (2, 3, 0, 1)
+    return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), t));
+  }
 };
 
 #include "core/point_gemm_kernel.h"

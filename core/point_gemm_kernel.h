@@ -9,8 +9,9 @@
 // tile's R rows and multiplies NV vectors of B's row p into it, so every C element is Σ_p in
 // ascending p, one FMA a term. Column blocks outside, row blocks inside: the B panel (k × NV·L)
 // stays in L1 while A (the transformed weights, at most 64×64 floats here) is reread from L1.
-// NT, C += A·Bᵀ: RA × RB dot products of rows of A and B, each in a vector of L lanes (lane j sums
-// the terms p ≡ j mod L in ascending p), reduced by Isa::hsum's fixed tree, then added to C.
+// NT, C += A·Bᵀ: RA × 4 dot products of rows of A and B, each in a vector of L lanes (lane j sums
+// the terms p ≡ j mod L in ascending p), reduced four at a time by Isa::hsum4's fixed tree (one by
+// one by Isa::hsum at the last columns of C), then added to C.
 // Rows past the end of an operand reread its last row (valid memory) and are not stored: one tile
 // code for every shape; columns past n and terms past k are masked off.
 
@@ -74,9 +75,17 @@ void nt_tile(int k, const float* A, int rows_a, const float* B, int rows_b, floa
   int p = 0;
   for (; p + Isa::L <= k; p += Isa::L) step(p, full);
   if (p < k) step(p, Isa::mask_of(k - p));  // the last terms, in the same lanes
-  DELVE_UNROLL for (int i = 0; i < RA; ++i)  // constant bounds, so that acc stays in registers
-    DELVE_UNROLL for (int j = 0; j < RB; ++j)
-      if (i < rows_a && j < rows_b) C[size_t(i) * ldc + j] += Isa::hsum(acc[i][j]);
+  static_assert(RB == 4, "a row of the tile is reduced by Isa::hsum4");
+  DELVE_UNROLL for (int i = 0; i < RA; ++i) {  // constant bounds, so that acc stays in registers
+    float* c = C + size_t(i) * ldc;
+    if (i >= rows_a) continue;
+    if (rows_b == RB) {
+      _mm_storeu_ps(c, _mm_add_ps(_mm_loadu_ps(c), Isa::hsum4(acc[i][0], acc[i][1], acc[i][2], acc[i][3])));
+    } else {
+      DELVE_UNROLL for (int j = 0; j < RB; ++j)
+        if (j < rows_b) c[j] += Isa::hsum(acc[i][j]);
+    }
+  }
 }
 
 inline void nt_add(int m, int n, int k, const float* A, const float* B, float* C) {
