@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(cmake g++ make pkg-config libopenblas-dev libstb-dev nlohmann-json3-dev doctest-dev zlib1g-dev
-          libcli11-dev dataset-fashion-mnist)
+          libcli11-dev libxsmm-dev dataset-fashion-mnist)
 mpi=ON
 case "${1:-}" in
   --no-mpi|--sanitize) mpi=OFF ;;

@@ -245,10 +245,11 @@ size_t winograd_work_floats(int h, int w) {
   return std::max(2 * size_t(p.padded_rows()) * (p.TW + 1) + 8 * p.block(), 12 * size_t(p.tiles()) + w);
 }
 
-void winograd_weights(const float* w, int D, int C, float* U) {
+void winograd_weights(const float* w, int D, int C, float* U, bool transposed) {
   const size_t DC = size_t(D) * C;
   for (size_t k = 0; k < DC; ++k) {
-    const float* g = w + 9 * k;
+    const float* g = w + 9 * k;  // (d, c) = (k / C, k % C)
+    float* u = U + (transposed ? size_t(k % C) * D + k / C : k);
     float t[12];  // t = G g, 4×3; G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]
     for (int j = 0; j < 3; ++j) {
       t[0 + j] = g[j];
@@ -258,10 +259,10 @@ void winograd_weights(const float* w, int D, int C, float* U) {
     }
     for (int i = 0; i < 4; ++i) {  // u = t Gᵀ
       const float* r = t + 3 * i;
-      U[size_t(4 * i + 0) * DC + k] = r[0];
-      U[size_t(4 * i + 1) * DC + k] = 0.5f * (r[0] + r[1] + r[2]);
-      U[size_t(4 * i + 2) * DC + k] = 0.5f * (r[0] - r[1] + r[2]);
-      U[size_t(4 * i + 3) * DC + k] = r[2];
+      u[size_t(4 * i + 0) * DC] = r[0];
+      u[size_t(4 * i + 1) * DC] = 0.5f * (r[0] + r[1] + r[2]);
+      u[size_t(4 * i + 2) * DC] = 0.5f * (r[0] - r[1] + r[2]);
+      u[size_t(4 * i + 3) * DC] = r[2];
     }
   }
 }

@@ -31,8 +31,9 @@ inline size_t winograd_tiles(int h, int w) { return size_t((h + 1) / 2) * size_t
 // Floats of the `work` buffer the four tile transforms need for H × W planes.
 size_t winograd_work_floats(int h, int w);
 
-// U = G g Gᵀ for every (d, c) of w [D, C, 3, 3].
-void winograd_weights(const float* w, int D, int C, float* U);
+// U = G g Gᵀ for every (d, c) of w [D, C, 3, 3], as U [16][D][C]; transposed: as Uᵀ [16][C][D],
+// the layout the backward pass's dV_ξ = U_ξᵀ · dM_ξ reads row by row (core/point_gemm.h).
+void winograd_weights(const float* w, int D, int C, float* U, bool transposed);
 // dw [D, C, 3, 3] += Gᵀ dU Gᵀᵀ for every (d, c).
 void winograd_weight_grad(const float* dU, int D, int C, float* dw);
 // V = Bᵀ d B for every channel and tile of the images [n0, n1) of x (in: x's shape).

@@ -12,6 +12,7 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/point_gemm.h"
 #include "core/relu_ops.h"
 #include "core/row_ops.h"
 #include "core/thread_pool.h"
@@ -48,6 +49,7 @@ Shape Conv2d::reshape(const Shape& in) {
   out_ = out_shape(in);
   in_ = in;
   chunks_ = plan(in);
+  if (chunks_.winograd) gemm_kernel();  // a bad DELVE_GEMM fails here, before the first step
   return out_;
 }
 
@@ -221,7 +223,7 @@ void Conv2d::forward_winograd(const Tensor& x, Tensor& y, Tensor* z) {
   const size_t tiles = winograd_tiles(in_.h, in_.w);
   const size_t data_floats = chunks_.slot_floats - 16 * size_t(D) * C - D;  // V, M, work
   float* U = scratch_;
-  winograd_weights(weight_->w.data(), D, C, U);
+  winograd_weights(weight_->w.data(), D, C, U, /*transposed=*/false);
   const float* b = bias_ ? bias_->w.data() : nullptr;
   ThreadPool::instance().run(chunks_.count, [&](int chunk, int worker) {
     const int n0 = chunk * chunks_.images, n1 = std::min(in_.n, n0 + chunks_.images);
@@ -230,23 +232,21 @@ void Conv2d::forward_winograd(const Tensor& x, Tensor& y, Tensor* z) {
     float* M = V + 16 * size_t(C) * T;
     float* work = V + data_floats - chunks_.work_floats;
     winograd_input(x.data(), in_, n0, n1, V, work);
-    for (int xi = 0; xi < 16; ++xi)
-      sgemm(false, false, D, T, C, 1.f, U + size_t(xi) * D * C, C, V + size_t(xi) * C * T, T, 0.f,
-            M + size_t(xi) * D * T, T);
+    point_gemm_nn({D, T, C, size_t(D) * C, size_t(C) * T, size_t(D) * T}, U, V, M);  // M_ξ = U_ξ · V_ξ
     winograd_output(M, out_, n0, n1, b, y.data(), z ? z->data() : nullptr, work);
   }, chunks_.slots);
 }
 
 // The adjoint: dM = output-transformᵀ(dy) (dy masked by a fused ReLU's y > 0 as it is read);
-// ∂L/∂b += the tile sums in dM; ∂L/∂U_ξ += dM_ξ · V_ξᵀ; dV_ξ = U_ξᵀ · dM_ξ (over V);
+// ∂L/∂b += the tile sums in dM; ∂L/∂U_ξ += dM_ξ · V_ξᵀ; dV_ξ = U_ξᵀ · dM_ξ (over V, Uᵀ packed once);
 // dx = input-transformᵀ(dV); finally ∂L/∂w += Gᵀ (Σ_workers ∂L/∂U) G.
 void Conv2d::backward_winograd(const Tensor& x, const Tensor* relu_y, const Tensor& dy, Tensor* dx) {
   const int C = in_c_, D = out_c_;
   const size_t tiles = winograd_tiles(in_.h, in_.w);
   const size_t dU_floats = 16 * size_t(D) * C;
   const size_t data_floats = chunks_.slot_floats - dU_floats - D;  // V, M, work
-  float* U = scratch_;
-  winograd_weights(weight_->w.data(), D, C, U);
+  float* Ut = scratch_;  // Uᵀ [16][C][D]
+  winograd_weights(weight_->w.data(), D, C, Ut, /*transposed=*/true);
   auto slot = [&](int s) { return scratch_ + chunks_.shared_floats + size_t(s) * chunks_.slot_floats; };
   for (int s = 0; s < chunks_.slots; ++s) std::fill_n(slot(s) + data_floats, dU_floats + D, 0.f);
   ThreadPool::instance().run(chunks_.count, [&](int chunk, int worker) {
@@ -260,13 +260,10 @@ void Conv2d::backward_winograd(const Tensor& x, const Tensor* relu_y, const Tens
     winograd_input(x.data(), in_, n0, n1, V, work);
     winograd_output_grad(dy.data(), relu_y ? relu_y->data() : nullptr, out_, n0, n1, dM, work);
     if (bias_) add_row_sums(dM + size_t(kWinogradTileSum) * D * T, D, size_t(T), size_t(T), db);
-    for (int xi = 0; xi < 16; ++xi) {
-      float* Vx = V + size_t(xi) * C * T;
-      const float* dMx = dM + size_t(xi) * D * T;
-      sgemm(false, true, D, C, T, 1.f, dMx, T, Vx, T, 1.f, dU + size_t(xi) * D * C, C);
-      if (dx) sgemm(true, false, C, T, D, 1.f, U + size_t(xi) * D * C, C, dMx, T, 0.f, Vx, T);
-    }
-    if (dx) winograd_input_grad(V, in_, n0, n1, dx->data(), work);
+    point_gemm_nt_add({D, C, T, size_t(D) * T, size_t(C) * T, size_t(D) * C}, dM, V, dU);
+    if (!dx) return;
+    point_gemm_nn({C, T, D, size_t(C) * D, size_t(D) * T, size_t(C) * T}, Ut, dM, V);  // dV, over V
+    winograd_input_grad(V, in_, n0, n1, dx->data(), work);
   }, chunks_.slots);
   // Σ over workers into the first slot's ∂L/∂U (and ∂L/∂b), then ∂L/∂w += Gᵀ ∂L/∂U G.
   float* dU = slot(0) + data_floats;

@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <optional>
+#include <string>
 
 #include "core/thread_pool.h"
 #include "layers/conv2d.h"
@@ -66,16 +67,21 @@ void compare_schedules(const Shape& in, int out, int k, int stride, int pad) {
   for (ConvAlgorithm algo : {ConvAlgorithm::WholeBatch, ConvAlgorithm::Im2col, ConvAlgorithm::Winograd}) {
     const bool winograd = algo == ConvAlgorithm::Winograd && k == 3 && stride == 1 && pad == 1;
     std::optional<ConvBounds> bounds;
-    for (int threads : {1, 2, 3}) {
-      ThreadsFor t(threads);
-      const Pass p = run(algo, in, out, k, stride, pad, x, dy, 5, w, b);
-      if (!bounds) bounds = conv_bounds(g, winograd, x.data(), w.data(), b.data(), dy.data());
-      INFO("input ", in.str(), " kernel ", k, " /", stride, " pad ", pad, " threads ", threads,
-           algo == ConvAlgorithm::WholeBatch ? " whole batch" : winograd ? " winograd" : " im2col");
-      check_within_bound("y", p.y.data(), bounds->ref.y, bounds->depth.y);
-      check_within_bound("dx", p.dx.data(), bounds->ref.dx, bounds->depth.dx);
-      check_within_bound("dw", p.dw.data(), bounds->ref.dw, bounds->depth.dw);
-      check_within_bound("db", p.db.data(), bounds->ref.db, bounds->depth.db);
+    // Winograd's point GEMMs once with every kernel this CPU can run (core/point_gemm.h)
+    for (GemmKernel kernel : gemm_kernels_to_test(winograd)) {
+      GemmKernelFor forced(kernel);
+      for (int threads : {1, 2, 3}) {
+        ThreadsFor t(threads);
+        const Pass p = run(algo, in, out, k, stride, pad, x, dy, 5, w, b);
+        if (!bounds) bounds = conv_bounds(g, winograd, x.data(), w.data(), b.data(), dy.data());
+        INFO("input ", in.str(), " kernel ", k, " /", stride, " pad ", pad, " threads ", threads,
+             std::string(algo == ConvAlgorithm::WholeBatch ? " whole batch" : winograd ? " winograd" : " im2col"),
+             " point GEMMs ", std::string(gemm_kernel_name(kernel)));
+        check_within_bound("y", p.y.data(), bounds->ref.y, bounds->depth.y);
+        check_within_bound("dx", p.dx.data(), bounds->ref.dx, bounds->depth.dx);
+        check_within_bound("dw", p.dw.data(), bounds->ref.dw, bounds->depth.dw);
+        check_within_bound("db", p.db.data(), bounds->ref.db, bounds->depth.db);
+      }
     }
   }
 }
@@ -122,23 +128,26 @@ TEST_CASE("conv2d Winograd forward on a plain-net layer within its rounding boun
   CHECK(r.worst_ratio <= 1.0);
 }
 
-TEST_CASE("conv2d gradients: whole-batch, chunked im2col and Winograd on 2 workers") {
+TEST_CASE("conv2d gradients: whole-batch, chunked im2col and Winograd (each point-GEMM kernel) on 2 workers") {
   // 3 images: chunks of 2 and 1; odd sizes: half tiles; 13 wide: Winograd's vector body and its ends.
   for (const Shape& in : {Shape{3, 3, 5, 5}, Shape{3, 2, 3, 13}}) {
     for (ConvAlgorithm algo : {ConvAlgorithm::WholeBatch, ConvAlgorithm::Im2col, ConvAlgorithm::Winograd}) {
-      INFO("input ", in.str());
-      ThreadsFor t(2);
-      Conv2d conv("conv", 4, 3, 1, 1, true);
-      conv.set_algorithm(algo);
-      LayerHarness h(conv, in);
-      CHECK(conv.uses_winograd() == (algo == ConvAlgorithm::Winograd));
-      Rng rng(31);
-      h.randomize_params(rng);
-      Tensor x(h.in);
-      fill_normal(x, rng);
-      const ConvCase g{in, 4, 3, 3, 1, 1};
-      GradCheckReport r = gradcheck(h, x, 32, conv_gradcheck_options(g, conv.uses_winograd()));
-      expect_clean(r, coordinates(h));
+      for (GemmKernel kernel : gemm_kernels_to_test(algo == ConvAlgorithm::Winograd)) {
+        INFO("input ", in.str(), " point GEMMs ", std::string(gemm_kernel_name(kernel)));
+        GemmKernelFor forced(kernel);
+        ThreadsFor t(2);
+        Conv2d conv("conv", 4, 3, 1, 1, true);
+        conv.set_algorithm(algo);
+        LayerHarness h(conv, in);
+        CHECK(conv.uses_winograd() == (algo == ConvAlgorithm::Winograd));
+        Rng rng(31);
+        h.randomize_params(rng);
+        Tensor x(h.in);
+        fill_normal(x, rng);
+        const ConvCase g{in, 4, 3, 3, 1, 1};
+        GradCheckReport r = gradcheck(h, x, 32, conv_gradcheck_options(g, conv.uses_winograd()));
+        expect_clean(r, coordinates(h));
+      }
     }
   }
 }
