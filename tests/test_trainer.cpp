@@ -67,7 +67,7 @@ TEST_CASE("trainer: a run writes config, log, summary, checkpoint, the log follo
     CHECK(e.contains("time"));
     const std::string kind = e["event"];
     if (kind == "start") {
-      for (auto k : {"config", "seed", "threads", "blas_core", "version", "layers", "total_iterations"}) CHECK(e.contains(k));
+      for (auto k : {"config", "seed", "threads", "blas_core", "point_gemm", "version", "layers", "total_iterations"}) CHECK(e.contains(k));
     } else if (kind == "train") {
       ++train;
       for (auto k : {"iteration", "epoch", "loss", "error", "lr", "images_per_s"}) CHECK(e.contains(k));

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/blas.h"
+#include "core/point_gemm.h"
 #include "core/fma_peak.h"
 #include "core/rng.h"
 #include "layers/conv2d.h"
@@ -161,7 +162,8 @@ BenchResult run_bench(const BenchOptions& o) {
 }
 
 void print_bench(const BenchResult& r, bool layers) {
-  std::printf("%s  batch %d  threads %d  BLAS core %s\n", r.model.c_str(), r.batch, r.threads, blas_core().c_str());
+  std::printf("%s  batch %d  threads %d  BLAS core %s  point GEMM %s\n", r.model.c_str(), r.batch, r.threads,
+              blas_core().c_str(), gemm_kernel_name(gemm_kernel()));
   std::printf("  forward cost   %.3f GFLOP/image (a training step counts 3x)\n", r.forward_gflop_per_image);
   std::printf("  training       %8.1f images/s  %6.1f GFLOP/s  %5.1f%% of the measured FMA peak\n", r.train_images_per_s,
               r.train_gflops, 100 * r.train_gflops / r.peak_gflops);

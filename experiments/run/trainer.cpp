@@ -10,6 +10,7 @@
 #include "core/atomic_file.h"
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/point_gemm.h"
 #include "data/load.h"
 #include "experiments/run/checkpoint.h"
 #include "experiments/run/evaluate.h"
@@ -127,6 +128,9 @@ struct TrainingRun {
   const nlohmann::json resolved;  // as recorded in config.json and the checkpoint
   LrSchedule schedule;
   const int64_t total;            // iterations the run ends at
+  // Winograd's point-GEMM kernel (core/point_gemm.h): it rounds in its own order, so the log names
+  // it beside the OpenBLAS core. Read here, before the directory is touched: a bad DELVE_GEMM refuses.
+  const std::string point_gemm = gemm_kernel_name(gemm_kernel());
   SoftmaxCrossEntropy xent;
   LayerProbe probe;
   Sgd sgd;
@@ -191,6 +195,7 @@ void start_log(TrainingRun& r) {
                {"ranks", r.comm.size()},
                {"communicator", r.comm.describe()},
                {"blas_core", blas_core()},
+               {"point_gemm", r.point_gemm},
                {"version", DELVE_GIT_REVISION},
                {"parameters", r.net.param_count()},
                {"memory_bytes", r.net.memory_bytes()},
