@@ -35,7 +35,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   flags=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g" -DDELVE_SANITIZE=ON)
 fi
 cmake -S . -B "$dir" "${flags[@]}" -DDELVE_MPI=$mpi >/dev/null
-echo "build.sh: building $dir/ (about two minutes the first time)" >&2
+echo "build.sh: building $dir/ (about five minutes the first time on two cores)" >&2
 if ! cmake --build "$dir" -j2 >"$dir/build.log" 2>&1; then
   grep -E -A3 "error" "$dir/build.log" | head -60 >&2
   echo "build.sh: build failed; the whole log is $dir/build.log" >&2
