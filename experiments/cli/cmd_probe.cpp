@@ -11,7 +11,7 @@
 #include "experiments/run/config.h"
 #include "experiments/run/layer_stats.h"
 #include "experiments/run/session.h"
-#include "experiments/plot/svg_chart.h"
+#include "experiments/plot/plot.h"
 #include "layers/softmax_xent.h"
 #include "optim/communicator.h"
 
@@ -103,9 +103,6 @@ int command_probe(const ProbeArgs& args) {
   const json resolved = load_resolved_config(args.config, args.sets);
   std::vector<SweepMember> members = expand_sweep(resolved);
   json out = {{"config", args.config}, {"members", json::array()}};
-  Chart fwd{"forward: std of the response y_l", "weight layer (depth)", "std(y)", {}, std::nullopt, std::nullopt, true};
-  Chart bwd{"backward: std of dL/dx_l", "weight layer (depth)", "std(dL/dx)", {}, std::nullopt, std::nullopt, true};
-  Chart pos{"P(y_l > 0)", "weight layer (depth)", "fraction positive", {}, 0.0, 1.0, false};
   for (auto& m : members) {
     RunConfig cfg = parse_run_config(m.config);
     set_worker_threads(cfg.train.threads > 0 ? cfg.train.threads : default_threads());
@@ -115,13 +112,6 @@ int command_probe(const ProbeArgs& args) {
     json layers = json::array();
     for (auto& s : stats) layers.push_back(to_json(s));
     out["members"].push_back({{"name", label}, {"init", cfg.init.str()}, {"layers", layers}});
-    Series f{label, {}, {}}, b{label, {}, {}}, p{label, {}, {}};
-    for (auto& s : stats) {
-      f.x.push_back(s.depth), f.y.push_back(s.response_std);
-      b.x.push_back(s.depth), b.y.push_back(s.grad_input_std);
-      p.x.push_back(s.depth), p.y.push_back(s.positive_fraction);
-    }
-    fwd.series.push_back(f), bwd.series.push_back(b), pos.series.push_back(p);
   }
   std::printf("\nfwd x / bwd x: measured Var ratio to the previous / next weight layer; theory: ½(1+a²)·n·Var[w]\n"
               "(Eq. 10/15) and ½(1+a²)·n̂·Var[w] (Eq. 14); +border: times the share of kernel taps inside the image\n"
@@ -130,7 +120,7 @@ int command_probe(const ProbeArgs& args) {
               "the theory leaves out. n/a: no ratio to take (fwd: the first weight layer has no previous one;\n"
               "bwd: the last has no next one).\n");
   if (!args.json_out.empty()) write_text_file_atomic(args.json_out, out.dump(2) + "\n");
-  if (!args.svg_out.empty()) write_text_file_atomic(args.svg_out, render_svg({fwd, bwd, pos}, 3, 460, 360));
+  if (!args.svg_out.empty()) write_text_file_atomic(args.svg_out, probe_svg(out, "delve probe"));
   return kExitOk;
 }
 

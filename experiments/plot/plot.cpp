@@ -24,6 +24,7 @@ std::vector<std::string> expand_run_dirs(const std::vector<std::string>& paths) 
       out.push_back(p);
       continue;
     }
+    if (!fs::exists(p)) throw UsageError("'" + p + "' does not exist");
     if (!fs::is_directory(p)) throw UsageError("'" + p + "' is not a run directory (no log.jsonl) nor a directory of runs");
     std::vector<std::string> members;
     for (auto& e : fs::directory_iterator(p))
@@ -88,7 +89,7 @@ Curves read_curves(const std::string& dir, const std::string& label) {
 
 // One colour per run, the same in both panels, and one line style per split: train solid, test
 // dashed. The legend says each once: the runs by colour, the splits by a grey swatch.
-void write_comparison_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& title) {
+std::string comparison_svg(const std::vector<std::string>& dirs, const std::string& title) {
   Chart errors{title.empty() ? "error" : title + ": error", "epochs", "error (%)", {}, 0.0, std::nullopt, false};
   Chart loss{"training loss", "epochs", "loss", {}, std::nullopt, std::nullopt, true};
   const bool one_run = dirs.size() == 1;
@@ -106,15 +107,18 @@ void write_comparison_plot(const std::vector<std::string>& dirs, const std::stri
   const int key = one_run ? 0 : LineStyle::kNeutral;  // one run: its own colour; several: grey
   errors.legend.push_back({"train (running mean)", {key, train}});
   errors.legend.push_back({"test", {key, test}});
-  write_text_file_atomic(out, render_svg({errors, loss}, 2));
+  return render_svg({errors, loss}, 2);
+}
+
+void write_comparison_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& title) {
+  write_text_file_atomic(out, comparison_svg(dirs, title));
 }
 
 void write_run_plot(const std::string& dir) {
   write_comparison_plot({dir}, (fs::path(dir) / "curves.svg").string(), run_label(dir));
 }
 
-void write_layers_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& metric,
-                       const std::string& title) {
+std::string layers_svg(const std::vector<std::string>& dirs, const std::string& metric, const std::string& title) {
   std::vector<std::string> metrics =
       metric.empty() ? std::vector<std::string>{"response_std", "grad_input_std", "positive_fraction", "update_ratio"}
                      : std::vector<std::string>{metric};
@@ -140,11 +144,16 @@ void write_layers_plot(const std::vector<std::string>& dirs, const std::string& 
     if (chart.series.empty()) throw UsageError("no \"layers\" events in the given runs");
     charts.push_back(std::move(chart));
   }
-  write_text_file_atomic(out, render_svg(charts, charts.size() > 1 ? 2 : 1));
+  return render_svg(charts, charts.size() > 1 ? 2 : 1);
 }
 
-void write_layers_heatmap(const std::vector<std::string>& dirs, const std::string& out, const std::string& metric,
-                          const std::string& title) {
+void write_layers_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& metric,
+                       const std::string& title) {
+  write_text_file_atomic(out, layers_svg(dirs, metric, title));
+}
+
+std::string layers_heatmap_svg(const std::vector<std::string>& dirs, const std::string& metric,
+                               const std::string& title) {
   const std::string m = metric.empty() ? "positive_fraction" : metric;
   std::vector<Heatmap> maps;
   double lo = INFINITY, hi = -INFINITY;
@@ -191,10 +200,15 @@ void write_layers_heatmap(const std::vector<std::string>& dirs, const std::strin
       map.lo = lo, map.hi = hi > lo ? hi : lo + 1;
     }
   }
-  write_text_file_atomic(out, render_heatmaps_svg(maps, maps.size() > 1 ? 2 : 1));
+  return render_heatmaps_svg(maps, maps.size() > 1 ? 2 : 1);
 }
 
-void write_slopes_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& title) {
+void write_layers_heatmap(const std::vector<std::string>& dirs, const std::string& out, const std::string& metric,
+                          const std::string& title) {
+  write_text_file_atomic(out, layers_heatmap_svg(dirs, metric, title));
+}
+
+std::string slopes_svg(const std::vector<std::string>& dirs, const std::string& title) {
   Chart chart{title.empty() ? "learned PReLU slopes" : title, "layer (depth among PReLU layers)", "slope a (mean over channels)",
               {}, std::nullopt, std::nullopt, false};
   for (auto& d : dirs) {
@@ -220,7 +234,33 @@ void write_slopes_plot(const std::vector<std::string>& dirs, const std::string& 
   }
   chart.series.push_back(shared);
   chart.series.push_back(wise);
-  write_text_file_atomic(out, render_svg({chart}, 1));
+  return render_svg({chart}, 1);
+}
+
+void write_slopes_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& title) {
+  write_text_file_atomic(out, slopes_svg(dirs, title));
+}
+
+std::string probe_svg(const json& probe, const std::string& source) {
+  if (!probe.is_object() || !probe.contains("members") || !probe["members"].is_array())
+    throw Error("'" + source + "' is not the output of delve probe --json (no \"members\" list)");
+  Chart fwd{"forward: std of the response y_l", "weight layer (depth)", "std(y)", {}, std::nullopt, std::nullopt, true};
+  Chart bwd{"backward: std of dL/dx_l", "weight layer (depth)", "std(dL/dx)", {}, std::nullopt, std::nullopt, true};
+  Chart pos{"P(y_l > 0)", "weight layer (depth)", "fraction positive", {}, 0.0, 1.0, false};
+  for (const json& m : probe["members"]) {
+    if (!m.is_object() || !m.contains("layers") || !m["layers"].is_array())
+      throw Error("'" + source + "': a member without a \"layers\" list");
+    const std::string label = m.value("name", "");
+    Series f{label, {}, {}}, b{label, {}, {}}, p{label, {}, {}};
+    for (const json& l : m["layers"]) {
+      const double depth = num(l, "depth");
+      f.x.push_back(depth), f.y.push_back(num(l, "response_std"));
+      b.x.push_back(depth), b.y.push_back(num(l, "grad_input_std"));
+      p.x.push_back(depth), p.y.push_back(num(l, "positive_fraction"));
+    }
+    fwd.series.push_back(f), bwd.series.push_back(b), pos.series.push_back(p);
+  }
+  return render_svg({fwd, bwd, pos}, 3, 460, 360);
 }
 
 }  // namespace delve

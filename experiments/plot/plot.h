@@ -1,8 +1,11 @@
 // Pictures of runs, drawn as SVG by delve itself (experiments/plot/svg_chart.h): error curves against
-// epochs (the paper's Figures 2-3), per-layer statistics against depth, PReLU slopes against depth.
+// epochs (the paper's Figures 2-3), per-layer statistics against depth, PReLU slopes against depth, and
+// the probe at initialisation.
 #pragma once
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace delve {
 
@@ -10,6 +13,14 @@ namespace delve {
 std::vector<std::string> expand_run_dirs(const std::vector<std::string>& paths);
 // A short label for a run directory: "kind-xavier" for runs/fig3/kind-xavier.
 std::string run_label(const std::string& dir);
+
+// Each picture as SVG text (for a page that inlines it, experiments/plot/report.h), and written to
+// a file (atomically) by the write_* functions below.
+std::string comparison_svg(const std::vector<std::string>& dirs, const std::string& title);
+std::string layers_svg(const std::vector<std::string>& dirs, const std::string& metric, const std::string& title);
+std::string layers_heatmap_svg(const std::vector<std::string>& dirs, const std::string& metric,
+                               const std::string& title);
+std::string slopes_svg(const std::vector<std::string>& dirs, const std::string& title);
 
 // curves.svg in a run directory: train/test error and train loss against epochs.
 void write_run_plot(const std::string& dir);
@@ -24,5 +35,12 @@ void write_layers_heatmap(const std::vector<std::string>& dirs, const std::strin
                           const std::string& title);
 // Learned PReLU slope (mean over channels) against depth, with the paper's Table 1 beside it.
 void write_slopes_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& title);
+
+
+// The picture of `delve probe` (per weight layer at initialisation: std of the response, of the
+// gradient at the layer's input, P(y > 0); one line per sweep member), from the JSON that
+// `delve probe --json` writes: {"members": [{"name", "layers": [{"depth", "response_std",
+// "grad_input_std", "positive_fraction", ...}]}]}. Throws Error naming `source` when it is not.
+std::string probe_svg(const nlohmann::json& probe, const std::string& source);
 
 }  // namespace delve
