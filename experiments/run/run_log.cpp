@@ -13,19 +13,23 @@ RunLog::~RunLog() {
   if (file_) std::fclose(file_);
 }
 
-std::vector<nlohmann::json> read_run_log(const std::string& path) {
+std::vector<nlohmann::json> read_run_log(const std::string& path, bool strict) {
   std::ifstream in(path);
   if (!in) throw Error("cannot read log '" + path + "'");
   std::vector<nlohmann::json> events;
   std::string line;
+  long long number = 0, bad_line = 0;  // bad_line: the latest line that is no event
   while (std::getline(in, line)) {
+    ++number;
     if (line.empty()) continue;
-    try {
-      events.push_back(nlohmann::json::parse(line));
-    } catch (const nlohmann::json::exception&) {
-      // only a torn final line is expected; anything else is skipped the same way
-    }
+    // A bad line with more after it is damage, not the torn last line of a crash mid-write.
+    if (strict && bad_line > 0)
+      throw Error("log '" + path + "' line " + std::to_string(bad_line) + " is not a JSON event (a damaged log)");
+    nlohmann::json event = nlohmann::json::parse(line, nullptr, false);
+    if (!event.is_discarded() && event.is_object()) events.push_back(std::move(event));
+    else bad_line = number;
   }
+  if (in.bad()) throw Error("cannot read log '" + path + "': read error");
   return events;
 }
 

@@ -28,7 +28,9 @@ class RunLog {
   std::string path_;
 };
 
-// Reads every event of a log.jsonl; a torn last line (a crash mid-write) is skipped.
-std::vector<nlohmann::json> read_run_log(const std::string& path);
+// Reads every event of a log.jsonl; a torn last line (a crash mid-write) is skipped. Other lines
+// that are not JSON objects are skipped too, unless `strict`: then Error names the file and line
+// (a report must not silently draw a log that something else has damaged).
+std::vector<nlohmann::json> read_run_log(const std::string& path, bool strict = false);
 
 }  // namespace delve
