@@ -13,6 +13,7 @@
 #include "core/point_gemm.h"
 #include "data/load.h"
 #include "experiments/run/checkpoint.h"
+#include "experiments/run/cpu_model.h"
 #include "experiments/run/evaluate.h"
 #include "experiments/run/layer_stats.h"
 #include "experiments/run/progress.h"
@@ -194,6 +195,7 @@ void start_log(TrainingRun& r) {
                {"threads", r.threads},
                {"ranks", r.comm.size()},
                {"communicator", r.comm.describe()},
+               {"cpu", cpu_model()},
                {"blas_core", blas_core()},
                {"point_gemm", r.point_gemm},
                {"version", DELVE_GIT_REVISION},
