@@ -33,6 +33,12 @@ struct PlotArgs {
 };
 int command_plot(const PlotArgs& args);
 
+struct ReportArgs {
+  std::vector<std::string> runs;  // run directories or a sweep's parent directory
+  std::string out = "report.html";
+};
+int command_report(const ReportArgs& args);
+
 struct SlopesArgs {
   std::vector<std::string> runs;
   bool json = false;

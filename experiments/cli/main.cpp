@@ -29,6 +29,7 @@ struct Args {
   RunArgs run;
   ProbeArgs probe;
   PlotArgs plot;
+  ReportArgs report;
   SlopesArgs slopes;
   EvalArgs eval;
   BenchArgs bench;
@@ -101,6 +102,24 @@ void plot_options(CLI::App& cmd, PlotArgs& plot) {
              "  delve plot runs/fig3_plain30/ --what heatmap --metric grad_input_std -o grads.svg");
 }
 
+void report_options(CLI::App& cmd, ReportArgs& report) {
+  cmd.add_option("runs", report.runs, "Run directories, or a sweep's parent directory")->required();
+  cmd.add_option("-o,--out", report.out, "HTML file to write (default report.html)");
+  cmd.footer(
+      "\nOne self-contained HTML page (inline SVG and CSS: no script, no network; it opens offline and\n"
+      "travels by e-mail) holding: what was run (config, members and the config keys in which they differ,\n"
+      "when, delve version, CPU, BLAS core, threads, wall time); an outcome table (final and best train and\n"
+      "test error, loss, images/s, status, skipped steps); the error and loss curves of all runs together;\n"
+      "per-layer heat maps (P(y>0), gradient std, response std) per run; learned PReLU slopes beside the\n"
+      "paper's Table 1 when the nets have PReLU; the probe picture when a directory holds a probe.json\n"
+      "(delve probe CONFIG --json DIR/probe.json); each run's resolved config, folded.\n"
+      "delve run writes one into every run directory and into a sweep's directory at the end.\n"
+      "Examples:\n"
+      "  delve report runs/default -o default.html              a sweep: all its members on one page\n"
+      "  delve report runs/default/kind-kaiming                  one run (writes ./report.html)\n"
+      "  delve report runs/fig3_plain30/kind-xavier runs/fig3_plain30_lr0001/kind-xavier -o lr.html");
+}
+
 void slopes_options(CLI::App& cmd, SlopesArgs& slopes) {
   cmd.add_option("runs", slopes.runs, "Run directories (or a sweep's parent directory)")->required();
   cmd.add_flag("--json", slopes.json, "JSON instead of a Markdown table");
@@ -163,6 +182,8 @@ std::vector<Command> command_table(Args& a) {
        [&](CLI::App& c) { probe_options(c, a.probe); }, [&] { return command_probe(a.probe); }},
       {"plot", "Draw runs as an SVG: error curves, per-layer statistics, slopes",
        [&](CLI::App& c) { plot_options(c, a.plot); }, [&] { return command_plot(a.plot); }},
+      {"report", "One self-contained HTML page of runs: header, outcomes, curves, heat maps, slopes, configs",
+       [&](CLI::App& c) { report_options(c, a.report); }, [&] { return command_report(a.report); }},
       {"slopes", "The learned PReLU slopes per layer, as the paper's Table 1",
        [&](CLI::App& c) { slopes_options(c, a.slopes); }, [&] { return command_slopes(a.slopes); }},
       {"eval", "Test loss and error of a checkpoint",
@@ -188,6 +209,7 @@ void describe(CLI::App& app) {
       "  delve run experiments/paper/fig3_plain30.json --set train.epochs=2 --only kind-kaiming\n"
       "  delve probe experiments/paper/probe_plain30.json          signal propagation at initialisation\n"
       "  delve plot runs/default/*/ -o curves.svg            error curves of several runs\n"
+      "  delve report runs/default -o default.html           one HTML page of a sweep\n"
       "  delve slopes runs/table1_plain14/*/                 learned PReLU slopes (Table 1)\n"
       "  delve eval runs/default/kind-kaiming/checkpoint.safetensors\n"
       "Run 'delve COMMAND --help' for a command's options. Exit codes: 0 ok, 1 other error, 2 usage,\n"
