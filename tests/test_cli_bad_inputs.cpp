@@ -350,7 +350,7 @@ TEST_CASE("bad inputs: --force and --resume refuse what would damage a run, befo
   const test::DelveResult first = delve({"--out", run});
   REQUIRE_MESSAGE(first.exit_code == kExitOk, first.err);
   const auto finished = snapshot(run);
-  REQUIRE(finished.size() == 5);  // config, log, summary, checkpoint, curves
+  REQUIRE(finished.size() == 6);  // config, log, summary, checkpoint, curves, report
   struct Refusal {
     std::string name;
     std::vector<std::string> args;

@@ -9,6 +9,7 @@
 #include "experiments/cli/commands.h"
 #include "experiments/run/config.h"
 #include "experiments/plot/plot.h"
+#include "experiments/plot/report.h"
 #include "experiments/run/signals.h"
 #include "experiments/run/trainer.h"
 #include "optim/communicator.h"
@@ -112,7 +113,10 @@ int command_run(const RunArgs& args) {
     dirs.push_back(opt.dir);
     if (reports) {
       write_run_plot(opt.dir);
+      const std::string page = (fs::path(opt.dir) / "report.html").string();
+      write_report({opt.dir}, page);
       outcomes.push_back(outcome_line(cfg.name, outcome.summary, opt.dir));
+      if (members.size() == 1) outcomes.push_back("report: " + page);
     }
     if (outcome.exit_code != kExitOk) {
       exit_code = outcome.exit_code;
@@ -128,7 +132,10 @@ int command_run(const RunArgs& args) {
   if (members.size() > 1 && !dirs.empty() && ranks.is_root()) {
     const std::string picture = (fs::path(base) / "curves.svg").string();
     write_comparison_plot(dirs, picture, name);
+    const std::string page = (fs::path(base) / "report.html").string();
+    write_report(dirs, page);
     outcomes.push_back("picture: " + picture);
+    outcomes.push_back("report: " + page);
   }
   if (reports)
     for (auto& o : outcomes) std::printf("%s\n", o.c_str());

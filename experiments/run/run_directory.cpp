@@ -14,8 +14,10 @@ namespace delve {
 
 namespace {
 
-// The files a run writes; the last three are the previous run's results that --force discards.
-constexpr const char* kRunFiles[] = {"config.json", "curves.svg", "log.jsonl", "summary.json", "checkpoint.safetensors"};
+// The files a run writes (their stale temporaries are removed at the start); the last three are
+// the previous run's results that --force discards.
+constexpr const char* kRunFiles[] = {"config.json", "curves.svg", "report.html", "log.jsonl", "summary.json",
+                                     "checkpoint.safetensors"};
 constexpr const char* kResultFiles[] = {"log.jsonl", "summary.json", "checkpoint.safetensors"};
 
 Error cannot_create(const fs::path& dir, const std::error_code& ec) {
