@@ -180,6 +180,10 @@ TEST_CASE("report: bad input gets a short error naming the path and a non-zero e
   const std::string damaged = copy_with("damaged", "log.jsonl", log.substr(0, second_line) + "{\"event\": tr\n" + log.substr(second_line));
   const std::string torn = copy_with("torn", "log.jsonl", log + "{\"event\": \"tra");
   const std::string bad_summary = copy_with("bad_summary", "summary.json", "{\"status\": ");
+  const std::string bad_config = copy_with("bad_config", "config.json", "[1");
+  const std::string log_dir = copy_with("log_dir", "summary.json", read_bytes(run + "/summary.json"));
+  fs::remove(log_dir + "/log.jsonl");
+  fs::create_directory(log_dir + "/log.jsonl");  // there, but unreadable as a file
   fs::create_directories(tmp / "empty/sub");
   struct Row {
     std::vector<std::string> args;
@@ -191,6 +195,8 @@ TEST_CASE("report: bad input gets a short error naming the path and a non-zero e
       {{"report", tmp / "empty", "-o", tmp / "x.html"}, kExitUsage, tmp / "empty' holds no runs"},
       {{"report", damaged, "-o", tmp / "x.html"}, kExitError, damaged + "/log.jsonl' line 2 is not a JSON event"},
       {{"report", bad_summary, "-o", tmp / "x.html"}, kExitError, bad_summary + "/summary.json' is not a JSON object"},
+      {{"report", bad_config, "-o", tmp / "x.html"}, kExitError, bad_config + "/config.json' is not a JSON object"},
+      {{"report", log_dir, "-o", tmp / "x.html"}, kExitError, "cannot read log '" + log_dir + "/log.jsonl'"},
       {{"report", run, "-o", tmp / "no/such/dir/x.html"}, kExitError, tmp / "no/such/dir/x.html"},
       {{"report", "-o", tmp / "x.html"}, kExitUsage, "runs is required"},
   };
