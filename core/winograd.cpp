@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/relu_ops.h"
+#include "core/rectifier.h"
 
 namespace delve {
 
@@ -190,8 +190,9 @@ void input_grad_plane(const float* dV, size_t stride, const Plane& p, float* dx,
 
 // y = Aᵀ M A + bias for the tiles of one plane: Aᵀ down each tile column j into c[i][j], then
 // along each tile row into Y[2i + j'] (output pixel (2ty + i, 2tx + j')), then the rows interleaved.
-// With z, also z = max(0, y) row by row, while the row is in L1.
-void output_plane(const float* M, size_t stride, const Plane& p, float bias, float* y, float* z, float* work) {
+// With f (the plane's channel d), also z = f(y) row by row, while the row is in L1.
+void output_plane(const float* M, size_t stride, const Plane& p, float bias, float* y, const Rectifier* f, int d,
+                  float* z, float* work) {
   const int n = p.tiles();
   float* c = work;  // c[(4i + j)·n + t]
   float* Y = c + 8 * size_t(n);
@@ -206,24 +207,26 @@ void output_plane(const float* M, size_t stride, const Plane& p, float bias, flo
   for (int r = 0; r < p.H; ++r) {  // an odd plane drops its last tile row's second row
     const float* Yr = Y + (r % 2) * 2 * n + (r / 2) * p.TW;
     interleave(Yr, Yr + n, p.TW, 0, p.W, bias, y + size_t(r) * p.W);
-    if (z) relu(y + size_t(r) * p.W, p.W, z + size_t(r) * p.W);
+    if (f) rectify(*f, d, y + size_t(r) * p.W, p.W, z + size_t(r) * p.W);
   }
 }
 
 // dM = A dY Aᵀ for the tiles of one plane dy (pixels outside it count as 0): output_plane's passes
-// in reverse. With relu_y, each row of dy is first masked by (relu_y > 0) into a row of work.
-void output_grad_plane(const float* dy, const float* relu_y, const Plane& p, float* dM, size_t stride,
-                       float* work) {
+// in reverse. With f (the plane's channel d), each row of dy is first multiplied by f'(y) into a
+// row of work; returns the plane's Σ dy·y over y ≤ 0 for a learned f (0 otherwise).
+double output_grad_plane(const float* dy, const Rectifier* f, int d, const float* y, const Plane& p, float* dM,
+                         size_t stride, float* work) {
   const int n = p.tiles();
   float* G = work;  // G[(2i + j)·n + t]: pixel (2ty + i, 2tx + j)
   float* c = G + 4 * size_t(n);
-  float* masked = c + 8 * size_t(n);  // one row
+  float* scaled = c + 8 * size_t(n);  // one row
+  double slope_sum = 0.0;
   for (int r = 0; r < 2 * p.TH; ++r) {
     float* Gr = G + (r % 2) * 2 * n + (r / 2) * p.TW;
     const float* row = r < p.H ? dy + size_t(r) * p.W : nullptr;
-    if (row && relu_y) {
-      relu_grad(row, relu_y + size_t(r) * p.W, p.W, masked);
-      row = masked;
+    if (row && f) {
+      slope_sum += rectify_grad(*f, d, row, y + size_t(r) * p.W, p.W, scaled);
+      row = scaled;
     }
     deinterleave(row, p.W, 0, p.TW, Gr, Gr + n);
   }
@@ -235,13 +238,14 @@ void output_grad_plane(const float* dy, const float* relu_y, const Plane& p, flo
     float* m = dM + j * stride;
     at_adjoint_run(c + j * n, c + (4 + j) * n, n, m, m + 4 * stride, m + 8 * stride, m + 12 * stride);
   }
+  return slope_sum;
 }
 
 }  // namespace
 
 size_t winograd_work_floats(int h, int w) {
   const Plane p(h, w);
-  // input_plane's split rows and blocks, or the output side's 12 arrays of tiles and a masked row
+  // input_plane's split rows and blocks, or the output side's 12 arrays of tiles and a row of f'(y)·dz
   return std::max(2 * size_t(p.padded_rows()) * (p.TW + 1) + 8 * p.block(), 12 * size_t(p.tiles()) + w);
 }
 
@@ -314,21 +318,24 @@ void winograd_input_grad(const float* dV, const Shape& in, int n0, int n1, float
                  [&](int, size_t tile, size_t pixel) { input_grad_plane(dV + tile, CT, p, dx + pixel, work); });
 }
 
-void winograd_output(const float* M, const Shape& out, int n0, int n1, const float* bias, float* y, float* z,
-                     float* work) {
+void winograd_output(const float* M, const Shape& out, int n0, int n1, const float* bias, float* y,
+                     const FusedRectifier* fused, float* work) {
   const Plane p(out.h, out.w);
   const size_t DT = size_t(out.c) * size_t(n1 - n0) * p.tiles();
+  const Rectifier* f = fused ? &fused->f : nullptr;
   for_each_plane(out, n0, n1, p.tiles(), [&](int d, size_t tile, size_t pixel) {
-    output_plane(M + tile, DT, p, bias ? bias[d] : 0.f, y + pixel, z ? z + pixel : nullptr, work);
+    output_plane(M + tile, DT, p, bias ? bias[d] : 0.f, y + pixel, f, d, fused ? fused->z + pixel : nullptr, work);
   });
 }
 
-void winograd_output_grad(const float* dy, const float* relu_y, const Shape& out, int n0, int n1, float* dM,
-                          float* work) {
+void winograd_output_grad(const float* dy, const FusedRectifier* fused, const Shape& out, int n0, int n1,
+                          float* dM, float* work) {
   const Plane p(out.h, out.w);
   const size_t DT = size_t(out.c) * size_t(n1 - n0) * p.tiles();
-  for_each_plane(out, n0, n1, p.tiles(), [&](int, size_t tile, size_t pixel) {
-    output_grad_plane(dy + pixel, relu_y ? relu_y + pixel : nullptr, p, dM + tile, DT, work);
+  const Rectifier* f = fused ? &fused->f : nullptr;
+  for_each_plane(out, n0, n1, p.tiles(), [&](int d, size_t tile, size_t pixel) {
+    const double s = output_grad_plane(dy + pixel, f, d, fused ? fused->y + pixel : nullptr, p, dM + tile, DT, work);
+    if (f && f->learned()) fused->slope_sums[d] += s;  // the planes of channel d in image order
   });
 }
 

@@ -21,6 +21,7 @@
 #pragma once
 #include <cstddef>
 
+#include "core/rectifier.h"
 #include "core/tensor.h"
 
 namespace delve {
@@ -40,14 +41,14 @@ void winograd_weight_grad(const float* dU, int D, int C, float* dw);
 void winograd_input(const float* x, const Shape& in, int n0, int n1, float* V, float* work);
 // Overwrites the images [n0, n1) of dx with Σ over tiles of B dV Bᵀ (overlapping tiles add up).
 void winograd_input_grad(const float* dV, const Shape& in, int n0, int n1, float* dx, float* work);
-// y = Aᵀ M A (+ bias) for the images [n0, n1) of y (out: y's shape, D = out.c channels); with z,
-// also z = max(0, y), a fused ReLU (layers/layer.h), from the rows still in cache.
-void winograd_output(const float* M, const Shape& out, int n0, int n1, const float* bias, float* y, float* z,
-                     float* work);
-// dM = A dY Aᵀ for the images [n0, n1) of dy; with relu_y, dY = dy · (relu_y > 0), the derivative
-// of a fused ReLU on the pre-activation relu_y (layers/layer.h), applied as the rows are read.
-void winograd_output_grad(const float* dy, const float* relu_y, const Shape& out, int n0, int n1, float* dM,
-                          float* work);
+// y = Aᵀ M A (+ bias) for the images [n0, n1) of y (out: y's shape, D = out.c channels); with a
+// fused rectifier (core/rectifier.h), also z = f(y), from the rows still in cache.
+void winograd_output(const float* M, const Shape& out, int n0, int n1, const float* bias, float* y,
+                     const FusedRectifier* fused, float* work);
+// dM = A dY Aᵀ for the images [n0, n1) of dy; with a fused rectifier dy is its ∂L/∂z, and
+// dY = dy · f'(y) is applied as the rows are read.
+void winograd_output_grad(const float* dy, const FusedRectifier* fused, const Shape& out, int n0, int n1,
+                          float* dM, float* work);
 // Where dM keeps Σ over each tile's four pixels of dY: (A dY Aᵀ) at ξ = (1, 1), since A's row 1 is
 // (1, 1). Summed over the tiles it is the bias gradient, without another pass over dy.
 constexpr int kWinogradTileSum = 5;

@@ -13,7 +13,7 @@
 #include "core/blas.h"
 #include "core/error.h"
 #include "core/point_gemm.h"
-#include "core/relu_ops.h"
+#include "core/rectifier.h"
 #include "core/row_ops.h"
 #include "core/thread_pool.h"
 #include "core/winograd.h"
@@ -49,6 +49,7 @@ Shape Conv2d::reshape(const Shape& in) {
   out_ = out_shape(in);
   in_ = in;
   chunks_ = plan(in);
+  slope_chunks_.assign(size_t(chunks_.count) * out_c_, 0.0);
   if (chunks_.winograd) gemm_kernel();  // a bad DELVE_GEMM fails here, before the first step
   return out_;
 }
@@ -74,7 +75,8 @@ Conv2d::Chunks Conv2d::plan(const Shape& in) const {
   // ∂L/∂w (or ∂L/∂U) and ∂L/∂b, then the masked ∂L/∂y
   const size_t dw = c.winograd ? 16 * size_t(out_c_) * in.c : size_t(out_c_) * K;
   c.work_floats = c.winograd ? winograd_work_floats(in.h, in.w) : 0;
-  // Im2col: the chunk's ∂L/∂y behind a fused ReLU (Winograd masks dy a row at a time in its work buffer)
+  // Im2col: the chunk's ∂L/∂y behind a fused activation (Winograd takes dz·f'(y) a row at a time in
+  // its work buffer)
   const size_t masked_dy = c.winograd ? 0 : size_t(out_c_) * per_image * c.images;
   c.slot_floats = image_floats * c.images + c.work_floats + dw + size_t(out_c_) + masked_dy;
   c.shared_floats = c.winograd ? 16 * size_t(out_c_) * in.c : 0;
@@ -100,15 +102,18 @@ void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
   forward_chunks(x, y, nullptr);
 }
 
-void Conv2d::forward_relu(const Tensor& x, Tensor& y, Tensor& z, Mode mode) {
-  if (!fuses_relu()) return Layer::forward_relu(x, y, z, mode);  // throws
+void Conv2d::forward_fused(const Tensor& x, Tensor& y, const Rectifier& f, Tensor& z, Mode mode) {
+  if (!fuses_activation()) return Layer::forward_fused(x, y, f, z, mode);  // throws
   check_shapes(x, y, nullptr);
   check_shapes(x, z, nullptr);
-  forward_chunks(x, y, &z);
+  FusedRectifier fused;
+  fused.f = f;
+  fused.z = z.data();
+  forward_chunks(x, y, &fused);
 }
 
-void Conv2d::forward_chunks(const Tensor& x, Tensor& y, Tensor* z) {
-  if (chunks_.winograd) return forward_winograd(x, y, z);
+void Conv2d::forward_chunks(const Tensor& x, Tensor& y, const FusedRectifier* fused) {
+  if (chunks_.winograd) return forward_winograd(x, y, fused);
   const int K = in_c_ * g_.kh * g_.kw;
   const int P = out_.n * out_.h * out_.w;
   const int per_image = out_.h * out_.w;
@@ -123,9 +128,9 @@ void Conv2d::forward_chunks(const Tensor& x, Tensor& y, Tensor* z) {
     // y[d, chunk] = w[d, K] · cols[K, chunk]  (He et al. §2.2: y = W·x + b)
     sgemm(false, false, out_c_, cols_n, K, 1.f, w, K, cols, cols_n, 0.f, yc, P);
     if (b) add_row_bias(yc, out_c_, size_t(cols_n), size_t(P), b);
-    if (z) {  // the fused ReLU, while the chunk is in cache
-      float* zc = z->data() + size_t(n0) * per_image;
-      for (int o = 0; o < out_c_; ++o) relu(yc + size_t(o) * P, size_t(cols_n), zc + size_t(o) * P);
+    if (fused) {  // the fused activation, while the chunk is in cache
+      float* zc = fused->z + size_t(n0) * per_image;
+      for (int o = 0; o < out_c_; ++o) rectify(fused->f, o, yc + size_t(o) * P, size_t(cols_n), zc + size_t(o) * P);
     }
   }, chunks_.slots);
 }
@@ -136,15 +141,35 @@ void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
   backward_chunks(x, nullptr, dy, dx);
 }
 
-void Conv2d::backward_relu(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx) {
-  if (!fuses_relu()) return Layer::backward_relu(x, y, dz, dx);  // throws
+void Conv2d::backward_fused(const Tensor& x, const Tensor& y, const Rectifier& f, const Tensor& dz, Tensor* dx,
+                            double* slope_sums) {
+  if (!fuses_activation()) return Layer::backward_fused(x, y, f, dz, dx, slope_sums);  // throws
   check_shapes(x, dz, dx);
   check_shapes(x, y, dx);
-  backward_chunks(x, &y, dz, dx);
+  FusedRectifier fused;
+  fused.f = f;
+  fused.y = y.data();
+  std::fill(slope_chunks_.begin(), slope_chunks_.end(), 0.0);
+  backward_chunks(x, &fused, dz, dx);
+  if (f.learned()) add_chunk_slope_sums(slope_sums);
 }
 
-void Conv2d::backward_chunks(const Tensor& x, const Tensor* relu_y, const Tensor& dy, Tensor* dx) {
-  if (chunks_.winograd) return backward_winograd(x, relu_y, dy, dx);
+FusedRectifier Conv2d::chunk_rectifier(const FusedRectifier* fused, int chunk) {
+  FusedRectifier f = *fused;
+  f.slope_sums = slope_chunks_.data() + size_t(chunk) * out_c_;
+  return f;
+}
+
+// slope_sums[d] = Σ over the chunks, in chunk order, of each chunk's sum: an order fixed by the
+// chunks (plan(): the batch and the thread count), never by which worker finished first.
+void Conv2d::add_chunk_slope_sums(double* slope_sums) const {
+  for (int o = 0; o < out_c_; ++o) slope_sums[o] = 0.0;
+  for (int k = 0; k < chunks_.count; ++k)
+    for (int o = 0; o < out_c_; ++o) slope_sums[o] += slope_chunks_[size_t(k) * out_c_ + o];
+}
+
+void Conv2d::backward_chunks(const Tensor& x, const FusedRectifier* fused, const Tensor& dy, Tensor* dx) {
+  if (chunks_.winograd) return backward_winograd(x, fused, dy, dx);
   const int K = in_c_ * g_.kh * g_.kw;
   const int P = out_.n * out_.h * out_.w;
   const int per_image = out_.h * out_.w;
@@ -162,12 +187,14 @@ void Conv2d::backward_chunks(const Tensor& x, const Tensor* relu_y, const Tensor
     float* db = dw + dw_floats;
     const float* dyc = dy.data() + size_t(n0) * per_image;
     size_t ld = P;
-    if (relu_y) {  // ∂L/∂y of this chunk behind the fused ReLU: dz · (y > 0), into the slot
-      float* masked = db + out_c_;
-      for (int o = 0; o < out_c_; ++o)
-        relu_grad(dyc + size_t(o) * P, relu_y->data() + size_t(n0) * per_image + size_t(o) * P, size_t(cols_n),
-                  masked + size_t(o) * cols_n);
-      dyc = masked;
+    if (fused) {  // ∂L/∂y of this chunk behind the fused activation: dz · f'(y), into the slot
+      float* scaled = db + out_c_;
+      const FusedRectifier f = chunk_rectifier(fused, chunk);
+      for (int o = 0; o < out_c_; ++o) {
+        const size_t row = size_t(n0) * per_image + size_t(o) * P;
+        f.slope_sums[o] += rectify_grad(f.f, o, dyc + size_t(o) * P, f.y + row, size_t(cols_n), scaled + size_t(o) * cols_n);
+      }
+      dyc = scaled;
       ld = size_t(cols_n);
     }
     // 1. The columns again (the scratch did not survive since forward).
@@ -218,7 +245,7 @@ void Conv2d::backward_whole(const Tensor& x, const Tensor& dy, Tensor* dx) {
 // Winograd F(2×2, 3×3) per chunk: V = input transform, M_ξ = U_ξ · V_ξ (16 GEMMs), y = output
 // transform of M. Scratch: U (shared), then per worker V [16, c, T], M [16, d, T], the transforms'
 // work buffer, ∂L/∂U, ∂L/∂b.
-void Conv2d::forward_winograd(const Tensor& x, Tensor& y, Tensor* z) {
+void Conv2d::forward_winograd(const Tensor& x, Tensor& y, const FusedRectifier* fused) {
   const int C = in_c_, D = out_c_;
   const size_t tiles = winograd_tiles(in_.h, in_.w);
   const size_t data_floats = chunks_.slot_floats - 16 * size_t(D) * C - D;  // V, M, work
@@ -233,14 +260,14 @@ void Conv2d::forward_winograd(const Tensor& x, Tensor& y, Tensor* z) {
     float* work = V + data_floats - chunks_.work_floats;
     winograd_input(x.data(), in_, n0, n1, V, work);
     point_gemm_nn({D, T, C, size_t(D) * C, size_t(C) * T, size_t(D) * T}, U, V, M);  // M_ξ = U_ξ · V_ξ
-    winograd_output(M, out_, n0, n1, b, y.data(), z ? z->data() : nullptr, work);
+    winograd_output(M, out_, n0, n1, b, y.data(), fused, work);
   }, chunks_.slots);
 }
 
-// The adjoint: dM = output-transformᵀ(dy) (dy masked by a fused ReLU's y > 0 as it is read);
+// The adjoint: dM = output-transformᵀ(dy) (dy times a fused activation's f'(y) as it is read);
 // ∂L/∂b += the tile sums in dM; ∂L/∂U_ξ += dM_ξ · V_ξᵀ; dV_ξ = U_ξᵀ · dM_ξ (over V, Uᵀ packed once);
 // dx = input-transformᵀ(dV); finally ∂L/∂w += Gᵀ (Σ_workers ∂L/∂U) G.
-void Conv2d::backward_winograd(const Tensor& x, const Tensor* relu_y, const Tensor& dy, Tensor* dx) {
+void Conv2d::backward_winograd(const Tensor& x, const FusedRectifier* fused, const Tensor& dy, Tensor* dx) {
   const int C = in_c_, D = out_c_;
   const size_t tiles = winograd_tiles(in_.h, in_.w);
   const size_t dU_floats = 16 * size_t(D) * C;
@@ -258,7 +285,8 @@ void Conv2d::backward_winograd(const Tensor& x, const Tensor* relu_y, const Tens
     float* dU = slot(worker) + data_floats;
     float* db = dU + dU_floats;
     winograd_input(x.data(), in_, n0, n1, V, work);
-    winograd_output_grad(dy.data(), relu_y ? relu_y->data() : nullptr, out_, n0, n1, dM, work);
+    const FusedRectifier f = fused ? chunk_rectifier(fused, chunk) : FusedRectifier{};
+    winograd_output_grad(dy.data(), fused ? &f : nullptr, out_, n0, n1, dM, work);
     if (bias_) add_row_sums(dM + size_t(kWinogradTileSum) * D * T, D, size_t(T), size_t(T), db);
     point_gemm_nt_add({D, C, T, size_t(D) * T, size_t(C) * T, size_t(D) * C}, dM, V, dU);
     if (!dx) return;

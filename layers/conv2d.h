@@ -11,6 +11,7 @@
 // He et al. §2.2 writes this layer as y = W·x + b (x: k²c pixels-by-channels, n = k²c = fan_in).
 #pragma once
 #include <string>
+#include <vector>
 
 #include "core/im2col.h"
 #include "layers/layer.h"
@@ -53,10 +54,12 @@ class Conv2d : public Layer {
   size_t scratch_floats(const Shape& in) const override;
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
-  // A following ReLU is fused into the chunks (layers/layer.h) except by the WholeBatch reference.
-  bool fuses_relu() const override { return algorithm_ != ConvAlgorithm::WholeBatch; }
-  void forward_relu(const Tensor& x, Tensor& y, Tensor& z, Mode mode) override;
-  void backward_relu(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx) override;
+  // A following ReLU or PReLU is fused into the chunks (layers/layer.h) except by the WholeBatch
+  // reference.
+  bool fuses_activation() const override { return algorithm_ != ConvAlgorithm::WholeBatch; }
+  void forward_fused(const Tensor& x, Tensor& y, const Rectifier& f, Tensor& z, Mode mode) override;
+  void backward_fused(const Tensor& x, const Tensor& y, const Rectifier& f, const Tensor& dz, Tensor* dx,
+                      double* slope_sums) override;
   Param* weight() override { return weight_; }
   Param* bias() { return bias_; }
   std::string describe() const override;  // "3x3, 64" or "7x7, 64, /2"
@@ -84,23 +87,28 @@ class Conv2d : public Layer {
     size_t shared_floats = 0;  // Winograd: the transformed weights U, shared by the workers
     size_t work_floats = 0;    // Winograd: the tile transforms' buffer (core/winograd.h)
     size_t slot_floats = 0;    // per worker: columns (or V, M, work), then its ∂L/∂w (or ∂L/∂U) and ∂L/∂b,
-                               // then (Im2col) its chunk of ∂L/∂y behind a fused ReLU
+                               // then (Im2col) its chunk of ∂L/∂y behind a fused activation
   };
   Chunks plan(const Shape& in) const;
   Chunks chunks_;
-  // z: the output of a fused ReLU, or null. relu_y: y when dy is the gradient of a fused ReLU's
-  // output (to be masked by y > 0), or null.
+  // fused: the activation computed in the same passes (forward: its output z; backward: dy is
+  // its ∂L/∂z, y the pre-activation, slope_sums per channel, core/rectifier.h), or null.
+  // Chunk k's slope sums go to slope_chunks_[k·D ..], added in chunk order at the end.
   void check_shapes(const Tensor& x, const Tensor& y, const Tensor* dx) const;
-  void forward_chunks(const Tensor& x, Tensor& y, Tensor* z);
-  void backward_chunks(const Tensor& x, const Tensor* relu_y, const Tensor& dy, Tensor* dx);
+  void forward_chunks(const Tensor& x, Tensor& y, const FusedRectifier* fused);
+  void backward_chunks(const Tensor& x, const FusedRectifier* fused, const Tensor& dy, Tensor* dx);
+  // The fused activation of one chunk: slope sums into its own row of slope_chunks_.
+  FusedRectifier chunk_rectifier(const FusedRectifier* fused, int chunk);
+  void add_chunk_slope_sums(double* slope_sums) const;
   void forward_whole(const Tensor& x, Tensor& y);
   void backward_whole(const Tensor& x, const Tensor& dy, Tensor* dx);
-  void forward_winograd(const Tensor& x, Tensor& y, Tensor* z);
-  void backward_winograd(const Tensor& x, const Tensor* relu_y, const Tensor& dy, Tensor* dx);
+  void forward_winograd(const Tensor& x, Tensor& y, const FusedRectifier* fused);
+  void backward_winograd(const Tensor& x, const FusedRectifier* fused, const Tensor& dy, Tensor* dx);
 
   Param* weight_ = nullptr;
   Param* bias_ = nullptr;
   Shape in_{0, 0, 0, 0}, out_{0, 0, 0, 0};  // set by reshape()
+  std::vector<double> slope_chunks_;       // [chunks][D]: a fused PReLU's slope sums (reshape sizes it)
 };
 
 }  // namespace delve

@@ -5,13 +5,18 @@
 
 namespace delve {
 
-// The Net calls these only for a layer that fuses_relu(); reaching them is a bug in the caller.
-void Layer::forward_relu(const Tensor&, Tensor&, Tensor&, Mode) {
-  throw std::logic_error(name_ + ": " + kind() + " does not fuse a ReLU");
+// The Net calls these only for a layer that fuses_activation() and an activation with a learned
+// fusable_rectifier(); reaching them is a bug in the caller.
+void Layer::forward_fused(const Tensor&, Tensor&, const Rectifier&, Tensor&, Mode) {
+  throw std::logic_error(name_ + ": " + kind() + " does not fuse an activation");
 }
 
-void Layer::backward_relu(const Tensor&, const Tensor&, const Tensor&, Tensor*) {
-  throw std::logic_error(name_ + ": " + kind() + " does not fuse a ReLU");
+void Layer::backward_fused(const Tensor&, const Tensor&, const Rectifier&, const Tensor&, Tensor*, double*) {
+  throw std::logic_error(name_ + ": " + kind() + " does not fuse an activation");
+}
+
+void Layer::add_slope_sums(const double*) {
+  throw std::logic_error(name_ + ": " + kind() + " has no slope");
 }
 
 }  // namespace delve

@@ -11,15 +11,18 @@
 // A layer owns only scratch that must live from forward to backward (pooling argmax, dropout mask).
 // Transient scratch (im2col columns) comes from the Net's one shared buffer: scratch_floats() says
 // how much, and it is valid only within one forward or backward call.
-// Fusion: a layer that fuses_relu() can take over a ReLU that follows it (the Net decides and then
-// skips the ReLU, layers/net.cpp): forward_relu also writes the ReLU's output z = max(0, y), and
-// backward_relu takes ∂L/∂z and applies the ReLU's derivative (y > 0) itself, which saves the
-// ReLU's separate passes over memory. y, the pre-activation, is still written: statistics read it
-// and the derivative needs its sign.
+// Fusion: an activation that says what it computes (fusable_rectifier: ReLU, or PReLU with its
+// slopes) can be taken over by a layer before it that fuses_activation() (the Net decides and
+// then skips the activation, layers/net.cpp): forward_fused also writes the activation's output
+// z = f(y), and backward_fused takes ∂L/∂z and applies f'(y) itself, and for a learned slope
+// sums ∂E/∂a's terms per channel, which the activation then adds (add_slope_sums). That saves
+// the activation's separate passes over memory. y, the pre-activation, is still written:
+// statistics read it and the derivative needs its sign.
 #pragma once
 #include <optional>
 #include <string>
 
+#include "core/rectifier.h"
 #include "core/tensor.h"
 #include "layers/param.h"
 
@@ -42,11 +45,19 @@ class Layer {
   virtual void forward(const Tensor& x, Tensor& y, Mode mode) = 0;
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) = 0;
 
-  virtual bool fuses_relu() const { return false; }
-  // forward, plus z = max(0, y) (He et al. Eq. 1 with a = 0). Only when fuses_relu().
-  virtual void forward_relu(const Tensor& x, Tensor& y, Tensor& z, Mode mode);
-  // backward with dy = dz · (y > 0) (Eq. 11-14 with a = 0), dy never stored. Only when fuses_relu().
-  virtual void backward_relu(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx);
+  // An activation's elementwise form, when a layer before it may compute it (see Fusion above).
+  virtual std::optional<Rectifier> fusable_rectifier() const { return std::nullopt; }
+  // A fused activation's ∂E/∂a from the per-channel sums Σ ∂E/∂f(y)·y over y ≤ 0 (Eq. 2-3)
+  // that the fusing layer computed. Only for an activation whose rectifier learned().
+  virtual void add_slope_sums(const double* channel_sums);
+  virtual bool fuses_activation() const { return false; }
+  // forward, plus z = f(y) (Eq. 1). Only when fuses_activation().
+  virtual void forward_fused(const Tensor& x, Tensor& y, const Rectifier& f, Tensor& z, Mode mode);
+  // backward with dy = dz · f'(y) (Eq. 11-14 with f' = 1 or a), dy never stored; for a learned f,
+  // also slope_sums[c] = Σ dz·y over y ≤ 0 in channel c of y (overwritten; [y's channels]).
+  // Only when fuses_activation().
+  virtual void backward_fused(const Tensor& x, const Tensor& y, const Rectifier& f, const Tensor& dz, Tensor* dx,
+                              double* slope_sums);
 
   // The weight of a conv or linear layer (for statistics and initialisation); null otherwise.
   virtual Param* weight() { return nullptr; }

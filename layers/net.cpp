@@ -4,7 +4,6 @@
 
 #include "core/error.h"
 #include "layers/init.h"
-#include "layers/relu.h"
 
 namespace delve {
 
@@ -106,12 +105,16 @@ void Net::set_batch(int n) {
   if (scratch_.size() < scratch) scratch_.resize(scratch);
   for (auto& layer : layers_) layer->set_scratch(scratch_.data());
   fuses_next_.assign(layers_.size(), 0);
-  for (size_t i = 0; relu_fusion_ && i + 1 < layers_.size(); ++i)
-    fuses_next_[i] = layers_[i]->fuses_relu() && dynamic_cast<const ReLU*>(layers_[i + 1].get());
+  size_t channels = 0;
+  for (size_t i = 0; fusion_ && i + 1 < layers_.size(); ++i) {
+    fuses_next_[i] = layers_[i]->fuses_activation() && layers_[i + 1]->fusable_rectifier().has_value();
+    if (fuses_next_[i]) channels = std::max(channels, size_t(acts_[i].shape().c));
+  }
+  slope_sums_.assign(channels, 0.0);
 }
 
-void Net::set_relu_fusion(bool on) {
-  relu_fusion_ = on;
+void Net::set_fusion(bool on) {
+  fusion_ = on;
   if (built_) set_batch(input_shape_.n);
 }
 
@@ -124,8 +127,8 @@ const Tensor& Net::forward(const Tensor& x, Mode mode) {
   last_input_ = &x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Tensor& in = i == 0 ? x : acts_[i - 1];
-    if (fuses_next_[i]) {  // writes the ReLU's output too, and the ReLU is skipped
-      layers_[i]->forward_relu(in, acts_[i], acts_[i + 1], mode);
+    if (fuses_next_[i]) {  // writes the activation's output too, and the activation is skipped
+      layers_[i]->forward_fused(in, acts_[i], *layers_[i + 1]->fusable_rectifier(), acts_[i + 1], mode);
       ++i;
     } else {
       layers_[i]->forward(in, acts_[i], mode);
@@ -140,8 +143,8 @@ void Net::backward(const Tensor& dlogits, const GradObserver& observer) {
     throw ShapeError("dlogits " + dlogits.shape().str() + " does not match the output " + acts_.back().shape().str());
   const Tensor* dy = &dlogits;
   for (size_t k = layers_.size(); k-- > 0;) {
-    // A ReLU taken over by the layer before it is back-propagated by that layer's backward_relu,
-    // unless an observer wants the ReLU's own ∂L/∂x.
+    // An activation taken over by the layer before it is back-propagated by that layer's
+    // backward_fused, unless an observer wants the activation's own ∂L/∂x.
     const bool fused = !observer && k > 0 && fuses_next_[k - 1];
     if (fused) --k;
     const Tensor& x = k == 0 ? *last_input_ : acts_[k - 1];
@@ -149,13 +152,21 @@ void Net::backward(const Tensor& dlogits, const GradObserver& observer) {
     Tensor* dx = dy == &grad_a_ ? &grad_b_ : &grad_a_;
     dx->resize(x.shape());
     if (fused)
-      layers_[k]->backward_relu(x, acts_[k], *dy, want_dx ? dx : nullptr);
+      backward_fused_pair(k, x, *dy, want_dx ? dx : nullptr);
     else
       layers_[k]->backward(x, acts_[k], *dy, want_dx ? dx : nullptr);
     if (!want_dx) break;
     if (observer) observer(k, *dx);
     dy = dx;
   }
+}
+
+// Layer k and the activation k + 1 it took over: one backward pass, then the activation adds its
+// slope gradient from the sums the pass left (a PReLU's Eq. 2-3).
+void Net::backward_fused_pair(size_t k, const Tensor& x, const Tensor& dz, Tensor* dx) {
+  const Rectifier f = *layers_[k + 1]->fusable_rectifier();
+  layers_[k]->backward_fused(x, acts_[k], f, dz, dx, slope_sums_.data());
+  if (f.learned()) layers_[k + 1]->add_slope_sums(slope_sums_.data());
 }
 
 void Net::zero_grad() { grads_.zero(); }

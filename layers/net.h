@@ -38,9 +38,10 @@ class Net {
   double rectifier_gain_at(size_t k, bool before) const;
   // Resizes activations for another batch size (e.g. the last, partial evaluation batch).
   void set_batch(int n);
-  // Whether a layer that fuses_relu() takes over the ReLU right after it (layers/layer.h): on by
-  // default; the results are the same up to float rounding. Off: every layer runs on its own.
-  void set_relu_fusion(bool on);
+  // Whether a layer that fuses_activation() takes over the ReLU or PReLU right after it
+  // (layers/layer.h): on by default; the results are the same up to float rounding. Off: every
+  // layer runs on its own.
+  void set_fusion(bool on);
 
   // Runs every layer; returns the logits.
   const Tensor& forward(const Tensor& x, Mode mode);
@@ -78,8 +79,10 @@ class Net {
   Tensor grad_a_, grad_b_;     // ping-pong buffers for ∂L/∂activation during backward
   std::vector<float> scratch_; // shared transient scratch (im2col columns)
   const Tensor* last_input_ = nullptr;
-  bool relu_fusion_ = true;
-  std::vector<char> fuses_next_;  // fuses_next_[i]: layer i takes over the ReLU i + 1 (set_batch)
+  bool fusion_ = true;
+  std::vector<char> fuses_next_;  // fuses_next_[i]: layer i takes over the activation i + 1 (set_batch)
+  std::vector<double> slope_sums_;  // a fused PReLU's per-channel Σ (set_batch sizes it)
+  void backward_fused_pair(size_t k, const Tensor& x, const Tensor& dz, Tensor* dx);
   Shape input_shape_;
   Rng rng_{0};
   bool built_ = false;

@@ -3,6 +3,7 @@
 #include "layers/prelu.h"
 
 #include "core/error.h"
+#include "core/rectifier.h"
 #include "core/thread_pool.h"
 
 namespace delve {
@@ -35,46 +36,36 @@ Shape PReLU::reshape(const Shape& in) {
 void PReLU::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
   if (!(x.shape() == y.shape()) || x.shape().c != channels_)
     throw ShapeError(name_ + ": forward " + x.shape().str() + " -> " + y.shape().str());
-  const float* a = slope_->w.data();
+  const Rectifier f = *fusable_rectifier();
   const size_t m = x.shape().per_channel();
   ThreadPool::instance().run(channels_, [&](int c, int) {  // channels are independent
-    const float ac = a[shared_ ? 0 : c];
-    const float* xc = x.channel(c);
-    float* yc = y.channel(c);
-    for (size_t i = 0; i < m; ++i) yc[i] = xc[i] > 0.f ? xc[i] : ac * xc[i];  // Eq. 1
+    rectify(f, c, x.channel(c), m, y.channel(c));           // Eq. 1
   });
 }
 
 void PReLU::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
   if (!(x.shape() == dy.shape()) || x.shape().c != channels_ || (dx && !(dx->shape() == x.shape())))
     throw ShapeError(name_ + ": backward shapes differ: x " + x.shape().str() + ", dy " + dy.shape().str());
-  const float* a = slope_->w.data();
-  float* da = slope_->dw.data();
+  const Rectifier f = *fusable_rectifier();
   const size_t m = x.shape().per_channel();
   // Channels are independent; each one's Σ goes to channel_sums_ and is added in channel order
   // afterwards, so the result does not depend on how the channels were spread over threads.
   ThreadPool::instance().run(channels_, [&](int c, int) {
-    const float* xc = x.channel(c);
-    const float* gc = dy.channel(c);
-    // Eq. 2-3: ∂E/∂a_c = Σ_i ∂E/∂f(x_i) · (x_i if x_i ≤ 0 else 0)
-    double s = 0.0;
-    for (size_t i = 0; i < m; ++i)
-      if (!(xc[i] > 0.f)) s += double(gc[i]) * xc[i];
-    channel_sums_[size_t(c)] = s;
-    if (dx) {
-      const float ac = a[shared_ ? 0 : c];
-      float* dxc = dx->channel(c);
-      for (size_t i = 0; i < m; ++i) dxc[i] = xc[i] > 0.f ? gc[i] : ac * gc[i];  // ∂f/∂x: 1 or a
-    }
+    // Eq. 2-3: ∂E/∂a_c = Σ_i ∂E/∂f(x_i) · (x_i if x_i ≤ 0 else 0); ∂f/∂x: 1 or a
+    channel_sums_[size_t(c)] = rectify_grad(f, c, dy.channel(c), x.channel(c), m, dx ? dx->channel(c) : nullptr);
   });
-  double shared_sum = 0.0;
-  for (int c = 0; c < channels_; ++c) {
-    if (shared_)
-      shared_sum += channel_sums_[size_t(c)];  // channel-shared: the sum over all channels too
-    else
-      da[c] += float(channel_sums_[size_t(c)]);
+  add_slope_sums(channel_sums_.data());
+}
+
+void PReLU::add_slope_sums(const double* channel_sums) {
+  float* da = slope_->dw.data();
+  if (!shared_) {
+    for (int c = 0; c < channels_; ++c) da[c] += float(channel_sums[c]);
+    return;
   }
-  if (shared_) da[0] += float(shared_sum);
+  double sum = 0.0;  // channel-shared: the sum over all channels too, in channel order
+  for (int c = 0; c < channels_; ++c) sum += channel_sums[c];
+  da[0] += float(sum);
 }
 
 }  // namespace delve

@@ -29,6 +29,10 @@ class PReLU : public Layer {
   // ½(1 + mean of a²) over the channels (Eq. 15); the initial slope before the net is built.
   std::optional<double> rectifier_gain() const override;
   std::string describe() const override { return shared_ ? "channel-shared" : "channel-wise"; }
+  // Its slopes, for a conv before it to compute Eq. 1 in its own passes (layers/layer.h).
+  std::optional<Rectifier> fusable_rectifier() const override { return Rectifier{slope_->w.data(), shared_}; }
+  // ∂E/∂a += the channel sums (channel-wise), or their sum in channel order (channel-shared).
+  void add_slope_sums(const double* channel_sums) override;
 
   bool channel_shared() const { return shared_; }
 

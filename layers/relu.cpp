@@ -2,7 +2,7 @@
 #include "layers/relu.h"
 
 #include "core/error.h"
-#include "core/relu_ops.h"
+#include "core/rectifier.h"
 #include "core/thread_pool.h"
 
 namespace delve {

@@ -19,6 +19,7 @@ class ReLU : public Layer {
   bool is_activation() const override { return true; }
   std::optional<double> rectifier_gain() const override { return 0.5; }  // Eq. 8: E[x²] = ½·Var[y]
   std::string describe() const override { return "relu"; }
+  std::optional<Rectifier> fusable_rectifier() const override { return Rectifier{}; }
 };
 
 }  // namespace delve

@@ -35,8 +35,8 @@ double median(std::vector<double> v) {
 
 // Wraps a layer and records the wall time of each forward and backward call. Everything else
 // is delegated, including the shared scratch (Layer::set_scratch is not virtual, so the wrapper
-// hands its pointer on before every call), except fuses_relu: so that each layer's time is its
-// own, a net timed per layer runs its ReLUs unfused (layers/layer.h).
+// hands its pointer on before every call), except fuses_activation: so that each layer's time is its
+// own, a net timed per layer runs its activations unfused (layers/layer.h).
 class TimedLayer : public Layer {
  public:
   explicit TimedLayer(std::unique_ptr<Layer> inner) : Layer(inner->name()), inner_(std::move(inner)) {}
