@@ -87,6 +87,7 @@ inline double rectify_grad(const Rectifier& f, int c, const float* dz, const flo
 struct FusedRectifier {
   Rectifier f;
   float* z = nullptr;           // forward: f(y), y's shape
+  bool keep_y = true;           // forward: false leaves y unwritten (only f(y) is wanted)
   const float* y = nullptr;     // backward: the pre-activation
   double* slope_sums = nullptr;  // backward, when f.learned(): [D], added to
 };

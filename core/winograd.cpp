@@ -190,12 +190,14 @@ void input_grad_plane(const float* dV, size_t stride, const Plane& p, float* dx,
 
 // y = Aᵀ M A + bias for the tiles of one plane: Aᵀ down each tile column j into c[i][j], then
 // along each tile row into Y[2i + j'] (output pixel (2ty + i, 2tx + j')), then the rows interleaved.
-// With f (the plane's channel d), also z = f(y) row by row, while the row is in L1.
+// With f (the plane's channel d), also z = f(y) row by row, while the row is in L1; y is then
+// written only if keep_y (else a row of work holds it).
 void output_plane(const float* M, size_t stride, const Plane& p, float bias, float* y, const Rectifier* f, int d,
-                  float* z, float* work) {
+                  float* z, bool keep_y, float* work) {
   const int n = p.tiles();
   float* c = work;  // c[(4i + j)·n + t]
   float* Y = c + 8 * size_t(n);
+  float* scratch_row = Y + 4 * size_t(n);
   for (int j = 0; j < 4; ++j) {
     const float* m = M + j * stride;
     at_run(m, m + 4 * stride, m + 8 * stride, m + 12 * stride, n, c + j * n, c + (4 + j) * n);
@@ -206,8 +208,9 @@ void output_plane(const float* M, size_t stride, const Plane& p, float bias, flo
   }
   for (int r = 0; r < p.H; ++r) {  // an odd plane drops its last tile row's second row
     const float* Yr = Y + (r % 2) * 2 * n + (r / 2) * p.TW;
-    interleave(Yr, Yr + n, p.TW, 0, p.W, bias, y + size_t(r) * p.W);
-    if (f) rectify(*f, d, y + size_t(r) * p.W, p.W, z + size_t(r) * p.W);
+    float* yr = keep_y || !f ? y + size_t(r) * p.W : scratch_row;
+    interleave(Yr, Yr + n, p.TW, 0, p.W, bias, yr);
+    if (f) rectify(*f, d, yr, p.W, z + size_t(r) * p.W);
   }
 }
 
@@ -245,7 +248,8 @@ double output_grad_plane(const float* dy, const Rectifier* f, int d, const float
 
 size_t winograd_work_floats(int h, int w) {
   const Plane p(h, w);
-  // input_plane's split rows and blocks, or the output side's 12 arrays of tiles and a row of f'(y)·dz
+  // input_plane's split rows and blocks, or the output side's 12 arrays of tiles and a row (of y, or
+  // of f'(y)·dz)
   return std::max(2 * size_t(p.padded_rows()) * (p.TW + 1) + 8 * p.block(), 12 * size_t(p.tiles()) + w);
 }
 
@@ -324,7 +328,8 @@ void winograd_output(const float* M, const Shape& out, int n0, int n1, const flo
   const size_t DT = size_t(out.c) * size_t(n1 - n0) * p.tiles();
   const Rectifier* f = fused ? &fused->f : nullptr;
   for_each_plane(out, n0, n1, p.tiles(), [&](int d, size_t tile, size_t pixel) {
-    output_plane(M + tile, DT, p, bias ? bias[d] : 0.f, y + pixel, f, d, fused ? fused->z + pixel : nullptr, work);
+    output_plane(M + tile, DT, p, bias ? bias[d] : 0.f, y + pixel, f, d, fused ? fused->z + pixel : nullptr,
+                 !fused || fused->keep_y, work);
   });
 }
 

@@ -42,7 +42,8 @@ void winograd_input(const float* x, const Shape& in, int n0, int n1, float* V, f
 // Overwrites the images [n0, n1) of dx with Σ over tiles of B dV Bᵀ (overlapping tiles add up).
 void winograd_input_grad(const float* dV, const Shape& in, int n0, int n1, float* dx, float* work);
 // y = Aᵀ M A (+ bias) for the images [n0, n1) of y (out: y's shape, D = out.c channels); with a
-// fused rectifier (core/rectifier.h), also z = f(y), from the rows still in cache.
+// fused rectifier (core/rectifier.h), also z = f(y), from the rows still in cache, and y only if
+// the rectifier's keep_y.
 void winograd_output(const float* M, const Shape& out, int n0, int n1, const float* bias, float* y,
                      const FusedRectifier* fused, float* work);
 // dM = A dY Aᵀ for the images [n0, n1) of dy; with a fused rectifier dy is its ∂L/∂z, and

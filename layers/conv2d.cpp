@@ -109,6 +109,9 @@ void Conv2d::forward_fused(const Tensor& x, Tensor& y, const Rectifier& f, Tenso
   FusedRectifier fused;
   fused.f = f;
   fused.z = z.data();
+  // Inference wants only f(y): Winograd's output transform then skips the pass that writes y
+  // (layers/layer.h). The im2col schedule's GEMM writes y anyway.
+  fused.keep_y = mode == Mode::Train;
   forward_chunks(x, y, &fused);
 }
 
