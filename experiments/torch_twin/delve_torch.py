@@ -36,7 +36,21 @@ GOLDEN = 0x9E3779B97F4A7C15
 
 
 class TwinError(Exception):
-    """A bad input (file, config, value): the scripts print it on one line and exit non-zero."""
+    """A bad input (file, config, value): the scripts print it on one line and exit with `code`,
+    delve's exit codes (core/error.h)."""
+    code = 1
+
+
+class ConfigError(TwinError):
+    code = 3
+
+
+class DataError(TwinError):
+    code = 4
+
+
+class CheckpointError(TwinError):
+    code = 5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,7 +140,7 @@ def delve_defaults():
     with open(path) as f:
         m = re.search(r'kDefaults = R"json\((.*?)\)json"', f.read(), re.S)
     if not m:
-        raise TwinError(f"{path}: no kDefaults found")
+        raise ConfigError(f"{path}: no kDefaults found")
     return json.loads(m.group(1))
 
 
@@ -134,7 +148,7 @@ def _merge(into, user, path):
     for key, value in user.items():
         where = f"{path}.{key}" if path else key
         if key not in into:
-            raise TwinError(f'unknown key "{where}"')
+            raise ConfigError(f'unknown key "{where}"')
         if isinstance(into[key], dict) and isinstance(value, dict) and where != "sweep":
             _merge(into[key], value, where)
         else:
@@ -145,12 +159,12 @@ def parse_set(assignment):
     """--set a.b=value as delve reads it: JSON, else a bare word is a string."""
     key, eq, text = assignment.partition("=")
     if not eq or not key:
-        raise TwinError(f"--set {assignment}: expected key.path=value")
+        raise ConfigError(f"--set {assignment}: expected key.path=value")
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
         if text[:1] in '[{"-0123456789':
-            raise TwinError(f"--set {assignment}: not valid JSON")
+            raise ConfigError(f"--set {assignment}: not valid JSON")
         value = text
     return key, value
 
@@ -165,14 +179,14 @@ def resolve_config(user, sets=()):
         node, parts = cfg, key.split(".")
         for p in parts[:-1]:
             if not isinstance(node.get(p), dict):
-                raise TwinError(f'--set {assignment}: unknown key "{key}"')
+                raise ConfigError(f'--set {assignment}: unknown key "{key}"')
             node = node[p]
         if parts[-1] not in node:
-            raise TwinError(f'--set {assignment}: unknown key "{key}"')
+            raise ConfigError(f'--set {assignment}: unknown key "{key}"')
         node[parts[-1]] = value
         cfg["sweep"].pop(key, None)
     if cfg["sweep"]:
-        raise TwinError("the config sweeps " + ", ".join(cfg["sweep"]) + ": pin each with --set KEY=VALUE")
+        raise ConfigError("the config sweeps " + ", ".join(cfg["sweep"]) + ": pin each with --set KEY=VALUE")
     return cfg
 
 
@@ -181,7 +195,7 @@ def load_config_file(path, sets=()):
         with open(path) as f:
             return resolve_config(json.load(f), sets)
     except (OSError, json.JSONDecodeError) as e:
-        raise TwinError(f"{path}: {e}")
+        raise ConfigError(f"{path}: {e}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +214,7 @@ def _activation(kind, init, shape, index):
         return f"tanh{index}", nn.Tanh()
     if kind in ("prelu", "prelu_shared"):
         return f"prelu{index}", nn.PReLU(1 if kind == "prelu_shared" else channels, init=float(init))
-    raise TwinError(f'unknown activation "{kind}"')
+    raise ConfigError(f'unknown activation "{kind}"')
 
 
 def expand_layers(model):
@@ -215,7 +229,7 @@ def expand_layers(model):
         stages = [[s["convs"], s["width"]] if isinstance(s, dict) else s for s in model["stages"]]
         fc = model["fc"]
     else:
-        raise TwinError(f'unknown model.family "{model["family"]}"')
+        raise ConfigError(f'unknown model.family "{model["family"]}"')
     act = {"type": model["activation"]}
     layers = []
     for convs, width in stages:
@@ -261,7 +275,7 @@ def build_model(config, channels, size, classes):
             count["drop"] += 1
             mods.append((f"drop{count['drop']}", nn.Dropout(l["p"])))
         else:
-            raise TwinError(f'unknown layer type "{t}"')
+            raise ConfigError(f'unknown layer type "{t}"')
     from collections import OrderedDict
     return nn.Sequential(OrderedDict(mods))
 
@@ -311,7 +325,7 @@ def init_std(init, fan_in, fan_out, a):
         return math.sqrt(2.0 / (fan_in + fan_out))
     if kind == "gaussian":
         return float(torch.tensor(init["std"], dtype=torch.float32))  # InitSpec::std is a float
-    raise TwinError(f'unknown init.kind "{kind}"')
+    raise ConfigError(f'unknown init.kind "{kind}"')
 
 
 def init_delve(net, config):
@@ -382,7 +396,7 @@ class Schedule:
         self.spec, self.lr, self.best, self.bad = optim["schedule"], f32(optim["lr"]), 1e300, 0
         self.base = self.lr
         if self.spec["kind"] not in ("constant", "step", "multistep", "plateau"):
-            raise TwinError(f'unknown optim.schedule.kind "{self.spec["kind"]}"')
+            raise ConfigError(f'unknown optim.schedule.kind "{self.spec["kind"]}"')
 
     def on_epoch_end(self, epoch, error):
         s, after = self.spec, epoch + 1  # the epoch about to start
@@ -409,16 +423,16 @@ def read_idx(path, dims):
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
-        raise TwinError(f"{path}: {e}")
+        raise DataError(f"{path}: {e}")
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
     magic = struct.unpack(">I", raw[:4])[0] if len(raw) >= 4 else None
     if magic != 0x800 | dims:
-        raise TwinError(f"{path}: not an IDX file of {dims} dimension(s)")
+        raise DataError(f"{path}: not an IDX file of {dims} dimension(s)")
     sizes = struct.unpack(f">{dims}I", raw[4:4 + 4 * dims])
     data = torch.frombuffer(bytearray(raw[4 + 4 * dims:]), dtype=torch.uint8)
     if data.numel() != math.prod(sizes):
-        raise TwinError(f"{path}: holds {data.numel()} bytes, the header promises {math.prod(sizes)}")
+        raise DataError(f"{path}: holds {data.numel()} bytes, the header promises {math.prod(sizes)}")
     return data.reshape(sizes)
 
 
@@ -426,19 +440,19 @@ def _idx_file(directory, stem):
     for name in (stem, stem + ".gz"):
         if os.path.exists(os.path.join(directory, name)):
             return os.path.join(directory, name)
-    raise TwinError(f"{directory}: no {stem} or {stem}.gz (Debian package dataset-fashion-mnist)")
+    raise DataError(f"{directory}: no {stem} or {stem}.gz (Debian package dataset-fashion-mnist)")
 
 
 def load_split(data, split):
     """(images uint8 [N, 1, 28, 28], labels int64 [N]) of Fashion-MNIST or MNIST."""
     if data["source"] not in ("fashion-mnist", "mnist"):
-        raise TwinError(f'data.source "{data["source"]}": the PyTorch twin reads only fashion-mnist and mnist')
+        raise DataError(f'data.source "{data["source"]}": the PyTorch twin reads only fashion-mnist and mnist')
     directory = data["path"] or FASHION_MNIST_DIR
     prefix = "train" if split == "train" else "t10k"
     images = read_idx(_idx_file(directory, f"{prefix}-images-idx3-ubyte"), 3)
     labels = read_idx(_idx_file(directory, f"{prefix}-labels-idx1-ubyte"), 1).long()
     if len(images) != len(labels):
-        raise TwinError(f"{directory}: {len(images)} {split} images but {len(labels)} labels")
+        raise DataError(f"{directory}: {len(images)} {split} images but {len(labels)} labels")
     return images.unsqueeze(1), labels
 
 
@@ -455,7 +469,7 @@ def training_subset(labels, n, seed, classes=10):
             quota[lab[i]] -= 1
             chosen.append(i)
     if any(quota):
-        raise TwinError(f"data.train_subset {n}: too few images of some class")
+        raise DataError(f"data.train_subset {n}: too few images of some class")
     return sorted(chosen)
 
 
@@ -467,7 +481,7 @@ class Normalizer:
         n, c, h, w = train_images.shape
         self.p = p = data["pad_to"]
         if p < h or p < w:
-            raise TwinError(f"data.pad_to {p} is smaller than the {h}x{w} images")
+            raise DataError(f"data.pad_to {p} is smaller than the {h}x{w} images")
         self.top, self.left, self.h, self.w = (p - h) // 2, (p - w) // 2, h, w
         self.scale = torch.full((c, 1, 1), 1.0 / 255.0, dtype=torch.float32)
         self.offset = torch.zeros(c, p, p, dtype=torch.float32)
@@ -485,7 +499,7 @@ class Normalizer:
             self.scale = (1.0 / std).float().reshape(c, 1, 1)
             self.offset = (-mean / std).float().reshape(c, 1, 1).expand(c, p, p).clone()
         elif method != "none":
-            raise TwinError(f'data.normalize "{method}" is not mean_image, channel or none')
+            raise DataError(f'data.normalize "{method}" is not mean_image, channel or none')
 
     def apply(self, images):
         """uint8 [N, C, H, W] -> float32 [N, C, P, P]: offset + x·scale, as Normalizer::apply."""
@@ -551,19 +565,19 @@ def read_safetensors(path):
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
-        raise TwinError(f"{path}: {e}")
+        raise CheckpointError(f"{path}: {e}")
     if len(raw) < 8:
-        raise TwinError(f"{path}: not a safetensors file (shorter than its 8-byte header length)")
+        raise CheckpointError(f"{path}: not a safetensors file (shorter than its 8-byte header length)")
     n = struct.unpack("<Q", raw[:8])[0]
     try:
         header = json.loads(raw[8:8 + n])
     except (ValueError, UnicodeDecodeError):
-        raise TwinError(f"{path}: not a safetensors file (no JSON header)")
+        raise CheckpointError(f"{path}: not a safetensors file (no JSON header)")
     meta, tensors, data = header.pop("__metadata__", {}), {}, raw[8 + n:]
     for name, info in header.items():
         begin, end = info["data_offsets"]
         if info["dtype"] not in dtypes or end > len(data):
-            raise TwinError(f"{path}: tensor {name}: dtype {info['dtype']} or offsets beyond the file")
+            raise CheckpointError(f"{path}: tensor {name}: dtype {info['dtype']} or offsets beyond the file")
         t = torch.frombuffer(bytearray(data[begin:end]), dtype=dtypes[info["dtype"]])
         tensors[name] = t.reshape(info["shape"])
     return tensors, meta
@@ -574,7 +588,7 @@ def load_checkpoint(path):
     config from the metadata, the parameters without their momentum.* buffers."""
     tensors, meta = read_safetensors(path)
     if meta.get("format") != "delve-checkpoint" or "config" not in meta:
-        raise TwinError(f'{path}: not a delve checkpoint (metadata "format" is not "delve-checkpoint")')
+        raise CheckpointError(f'{path}: not a delve checkpoint (metadata "format" is not "delve-checkpoint")')
     weights = {k: v for k, v in tensors.items() if not k.startswith("momentum.")}
     return json.loads(meta["config"]), weights
 

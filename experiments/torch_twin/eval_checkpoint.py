@@ -39,7 +39,7 @@ BOUND = 0.001  # 0.1 point, see above
 def checkpoint_path(arg):
     path = os.path.join(arg, "checkpoint.safetensors") if os.path.isdir(arg) else arg
     if not os.path.isfile(path):
-        raise dt.TwinError(f"{arg}: no checkpoint.safetensors (give a run directory or a checkpoint)")
+        raise dt.CheckpointError(f"{arg}: no checkpoint.safetensors (give a run directory or a checkpoint)")
     return path
 
 
@@ -64,7 +64,7 @@ def torch_eval(path, subset):
     expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in weights.items()}
     if expected != found:
-        raise dt.TwinError(f"{path}: tensors differ from the net's: checkpoint only "
+        raise dt.CheckpointError(f"{path}: tensors differ from the net's: checkpoint only "
                            f"{sorted(set(found.items()) - set(expected.items()))}, net only "
                            f"{sorted(set(expected.items()) - set(found.items()))}")
     net.load_state_dict(weights)
@@ -97,7 +97,8 @@ def main():
         n, t_loss, t_error, rounding_flips = torch_eval(path, args.eval_subset)
         n_delve, d_loss, d_error = delve_eval(args.delve, path, args.eval_subset)
     except dt.TwinError as e:
-        sys.exit(f"eval_checkpoint: error: {e}")
+        print(f"eval_checkpoint: error: {e}", file=sys.stderr)
+        sys.exit(getattr(e, "code", 1))
     if n != n_delve:
         sys.exit(f"eval_checkpoint: error: PyTorch evaluated {n} images, delve {n_delve}")
     print(f"{path}: {n} test images")

@@ -47,7 +47,7 @@ def read_config(args):
     path = os.path.join(args.config, "config.json") if os.path.isdir(args.config) else args.config
     config = dt.load_config_file(path, sets)
     if config["train"]["log_every"] < 1 or config["train"]["batch"] < 1:
-        raise dt.TwinError("train.log_every and train.batch must be at least 1")
+        raise dt.ConfigError("train.log_every and train.batch must be at least 1")
     return config
 
 
@@ -56,7 +56,7 @@ class Run:
         self.config, self.out = config, out
         self.data = dt.DelveData(config)
         if self.data.per_epoch == 0:
-            raise dt.TwinError(f"train.batch {self.data.batch} exceeds the {len(self.data.order)} training images")
+            raise dt.ConfigError(f"train.batch {self.data.batch} exceeds the {len(self.data.order)} training images")
         self.net = dt.build_model(config, 1, config["data"]["pad_to"], int(self.data.train_y.max()) + 1)
         dt.init_delve(self.net, config)
         torch.manual_seed(config["seed"])  # dropout's stream
@@ -148,7 +148,8 @@ def main():
         out = sys.stdout if args.out == "-" else open(args.out, "w")
         code = Run(config, out).train()
     except (dt.TwinError, OSError) as e:
-        sys.exit(f"train_twin: error: {e}")
+        print(f"train_twin: error: {e}", file=sys.stderr)
+        sys.exit(getattr(e, "code", 1))
     sys.exit(code)
 
 
