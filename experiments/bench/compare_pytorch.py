@@ -30,11 +30,11 @@ import subprocess
 import sys
 import time
 
-NETS = {  # name: (stages as (convs, width), activation)
-    "plain14": ([(1, 32), (4, 64), (6, 128)], "relu"),
-    "plain22": ([(6, 32), (6, 64), (7, 128)], "relu"),
-    "plain30": ([(9, 16), (9, 32), (9, 64)], "relu"),
-    "plain30-prelu": ([(9, 16), (9, 32), (9, 64)], "prelu"),
+NETS = {  # name: (model.family, model.activation); the nets themselves are delve_torch.build_model's
+    "plain14": ("plain14", "relu"),
+    "plain22": ("plain22", "relu"),
+    "plain30": ("plain30", "relu"),
+    "plain30-prelu": ("plain30", "prelu"),
 }
 LAYOUTS = ["default", "channels_last"]
 
@@ -46,21 +46,12 @@ def torch_worker(args):
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
-    stages, activation = NETS[args.net]
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch_twin"))
+    import delve_torch
 
-    def act(c):
-        return nn.PReLU(c, init=0.25) if activation == "prelu" else nn.ReLU()
-
-    layers, c, size = [], 3, 32
-    for convs, width in stages:
-        for _ in range(convs):
-            layers += [nn.Conv2d(c, width, 3, 1, 1), act(width)]
-            c = width
-        layers.append(nn.MaxPool2d(2, 2))
-        size //= 2
-    layers += [nn.Flatten(), nn.Linear(c * size * size, 256), act(256), nn.Linear(256, 256), act(256),
-               nn.Linear(256, 10)]
-    model = nn.Sequential(*layers)
+    family, activation = NETS[args.net]
+    config = delve_torch.resolve_config({"model": {"family": family, "activation": activation}})
+    model = delve_torch.build_model(config, 3, 32, 10)
     for m in model.modules():  # kaiming, as delve bench: keeps 30 layers finite
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
