@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Scaling of delve's cost: training and inference images/s against batch size
-# (16 to 256, plain22 and plain30) and against depth (plain14/22/30 at batch 128), as Markdown.
+# (16 to 256) and against depth (plain14, plain22, plain30), as Markdown.
 # Every point is one `delve bench` process (median of --steps timed steps after a warm-up); on a
 # shared machine compare rows of one table, not numbers from different runs.
 # Usage: experiments/bench/bench_scaling.sh [path/to/delve] [threads]
@@ -17,7 +17,6 @@ echo "threads $threads"
 echo
 echo "| net | batch | train img/s | infer img/s | train GFLOP/s | peak RSS MiB |"
 echo "|---|---|---|---|---|---|"
-for net in plain22 plain30; do
+for net in plain14 plain22 plain30; do
   for batch in 16 32 64 128 256; do row "$net" "$batch"; done
 done
-row plain14 128
