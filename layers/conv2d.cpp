@@ -102,16 +102,16 @@ void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
   forward_chunks(x, y, nullptr);
 }
 
-void Conv2d::forward_fused(const Tensor& x, Tensor& y, const Rectifier& f, Tensor& z, Mode mode) {
-  if (!fuses_activation()) return Layer::forward_fused(x, y, f, z, mode);  // throws
+void Conv2d::forward_fused(const Tensor& x, Tensor& y, const Rectifier& f, Tensor& z, Mode mode, bool keep_y) {
+  if (!fuses_activation()) return Layer::forward_fused(x, y, f, z, mode, keep_y);  // throws
   check_shapes(x, y, nullptr);
   check_shapes(x, z, nullptr);
   FusedRectifier fused;
   fused.f = f;
   fused.z = z.data();
-  // Inference wants only f(y): Winograd's output transform then skips the pass that writes y
-  // (layers/layer.h). The im2col schedule's GEMM writes y anyway.
-  fused.keep_y = mode == Mode::Train;
+  // Without keep_y, Winograd's output transform skips the pass that writes y (layers/net.h);
+  // the im2col schedule's GEMM writes y anyway.
+  fused.keep_y = keep_y;
   forward_chunks(x, y, &fused);
 }
 

@@ -57,7 +57,7 @@ class Conv2d : public Layer {
   // A following ReLU or PReLU is fused into the chunks (layers/layer.h) except by the WholeBatch
   // reference.
   bool fuses_activation() const override { return algorithm_ != ConvAlgorithm::WholeBatch; }
-  void forward_fused(const Tensor& x, Tensor& y, const Rectifier& f, Tensor& z, Mode mode) override;
+  void forward_fused(const Tensor& x, Tensor& y, const Rectifier& f, Tensor& z, Mode mode, bool keep_y) override;
   void backward_fused(const Tensor& x, const Tensor& y, const Rectifier& f, const Tensor& dz, Tensor* dx,
                       double* slope_sums) override;
   Param* weight() override { return weight_; }

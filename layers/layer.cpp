@@ -7,7 +7,7 @@ namespace delve {
 
 // The Net calls these only for a layer that fuses_activation() and an activation with a learned
 // fusable_rectifier(); reaching them is a bug in the caller.
-void Layer::forward_fused(const Tensor&, Tensor&, const Rectifier&, Tensor&, Mode) {
+void Layer::forward_fused(const Tensor&, Tensor&, const Rectifier&, Tensor&, Mode, bool) {
   throw std::logic_error(name_ + ": " + kind() + " does not fuse an activation");
 }
 

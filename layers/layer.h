@@ -51,10 +51,9 @@ class Layer {
   // that the fusing layer computed. Only for an activation whose rectifier learned().
   virtual void add_slope_sums(const double* channel_sums);
   virtual bool fuses_activation() const { return false; }
-  // forward, plus z = f(y) (Eq. 1). Only when fuses_activation(). In Mode::Eval y may be left
-  // unwritten: only f(y) is read after an inference pass (statistics and backward follow a
-  // Mode::Train forward).
-  virtual void forward_fused(const Tensor& x, Tensor& y, const Rectifier& f, Tensor& z, Mode mode);
+  // forward, plus z = f(y) (Eq. 1). Only when fuses_activation(). keep_y false: y may be left
+  // unwritten (the Net asks for that when nothing will read it: layers/net.h).
+  virtual void forward_fused(const Tensor& x, Tensor& y, const Rectifier& f, Tensor& z, Mode mode, bool keep_y);
   // backward with dy = dz · f'(y) (Eq. 11-14 with f' = 1 or a), dy never stored; for a learned f,
   // also slope_sums[c] = Σ dz·y over y ≤ 0 in channel c of y (overwritten; [y's channels]).
   // Only when fuses_activation().

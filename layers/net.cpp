@@ -111,7 +111,10 @@ void Net::set_batch(int n) {
     if (fuses_next_[i]) channels = std::max(channels, size_t(acts_[i].shape().c));
   }
   slope_sums_.assign(channels, 0.0);
+  written_.assign(layers_.size(), 0);
 }
+
+void Net::set_keep_preactivations(bool keep) { keep_preactivations_ = keep; }
 
 void Net::set_fusion(bool on) {
   fusion_ = on;
@@ -127,8 +130,14 @@ const Tensor& Net::forward(const Tensor& x, Mode mode) {
   last_input_ = &x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Tensor& in = i == 0 ? x : acts_[i - 1];
+    written_[i] = 1;
     if (fuses_next_[i]) {  // writes the activation's output too, and the activation is skipped
-      layers_[i]->forward_fused(in, acts_[i], *layers_[i + 1]->fusable_rectifier(), acts_[i + 1], mode);
+      const Rectifier f = *layers_[i + 1]->fusable_rectifier();
+      // y is read after a training pass by statistics and by a PReLU's slope gradient; a ReLU's
+      // derivative reads the sign of max(0, y) as well (y > 0 exactly where max(0, y) > 0).
+      written_[i] = mode == Mode::Train && (keep_preactivations_ || f.learned());
+      layers_[i]->forward_fused(in, acts_[i], f, acts_[i + 1], mode, written_[i]);
+      written_[i + 1] = 1;
       ++i;
     } else {
       layers_[i]->forward(in, acts_[i], mode);
@@ -147,7 +156,9 @@ void Net::backward(const Tensor& dlogits, const GradObserver& observer) {
     // backward_fused, unless an observer wants the activation's own ∂L/∂x.
     const bool fused = !observer && k > 0 && fuses_next_[k - 1];
     if (fused) --k;
-    const Tensor& x = k == 0 ? *last_input_ : acts_[k - 1];
+    // An unwritten input is a fused conv's y, and layer k its ReLU: the ReLU's own output has the
+    // same signs (set_keep_preactivations).
+    const Tensor& x = k == 0 ? *last_input_ : written_[k - 1] ? acts_[k - 1] : acts_[k];
     const bool want_dx = k > 0 || observer;
     Tensor* dx = dy == &grad_a_ ? &grad_b_ : &grad_a_;
     dx->resize(x.shape());
@@ -165,7 +176,8 @@ void Net::backward(const Tensor& dlogits, const GradObserver& observer) {
 // slope gradient from the sums the pass left (a PReLU's Eq. 2-3).
 void Net::backward_fused_pair(size_t k, const Tensor& x, const Tensor& dz, Tensor* dx) {
   const Rectifier f = *layers_[k + 1]->fusable_rectifier();
-  layers_[k]->backward_fused(x, acts_[k], f, dz, dx, slope_sums_.data());
+  const Tensor& y = written_[k] ? acts_[k] : acts_[k + 1];  // a ReLU's: the sign of y, or of max(0, y)
+  layers_[k]->backward_fused(x, y, f, dz, dx, slope_sums_.data());
   if (f.learned()) layers_[k + 1]->add_slope_sums(slope_sums_.data());
 }
 

@@ -42,6 +42,13 @@ class Net {
   // (layers/layer.h): on by default; the results are the same up to float rounding. Off: every
   // layer runs on its own.
   void set_fusion(bool on);
+  // Whether a training forward writes the output y of a layer that took over a ReLU (on by
+  // default: statistics, probes and an observed backward read it). Off, only max(0, y) is
+  // written, one pass over memory fewer, and the fused backward reads its sign instead. Inference
+  // never writes such a y; a PReLU's is always written in training (its slope gradient needs y).
+  void set_keep_preactivations(bool keep);
+  // Whether layer k's output was written by the last forward (see set_keep_preactivations).
+  bool output_written(size_t k) const { return k < written_.size() && written_[k]; }
 
   // Runs every layer; returns the logits.
   const Tensor& forward(const Tensor& x, Mode mode);
@@ -82,6 +89,8 @@ class Net {
   bool fusion_ = true;
   std::vector<char> fuses_next_;  // fuses_next_[i]: layer i takes over the activation i + 1 (set_batch)
   std::vector<double> slope_sums_;  // a fused PReLU's per-channel Σ (set_batch sizes it)
+  bool keep_preactivations_ = true;
+  std::vector<char> written_;      // written_[i]: the last forward wrote layer i's output
   void backward_fused_pair(size_t k, const Tensor& x, const Tensor& dz, Tensor* dx);
   Shape input_shape_;
   Rng rng_{0};

@@ -213,7 +213,7 @@ TEST_CASE("conv2d: a lone conv refuses forward_fused under the whole-batch sched
   conv.set_algorithm(ConvAlgorithm::WholeBatch);
   CHECK_FALSE(conv.fuses_activation());
   Tensor x(Shape{1, 1, 4, 4}), y(Shape{1, 2, 4, 4}), z(Shape{1, 2, 4, 4});
-  CHECK_THROWS(conv.forward_fused(x, y, Rectifier{}, z, Mode::Train));
+  CHECK_THROWS(conv.forward_fused(x, y, Rectifier{}, z, Mode::Train, true));
 }
 
 // Inference leaves a fused Winograd conv's pre-activation unwritten (layers/layer.h); every
@@ -245,5 +245,43 @@ TEST_CASE("net: an inference pass of fused convs gives the unfused outputs") {
         INFO("activation ", i);
         CHECK(same_bits(out[1][i].data(), out[0][i].data(), out[0][i].size()));
       }
+    }
+}
+
+// A training step that does not keep the fused convs' pre-activations (Net::set_keep_preactivations)
+// must give the same logits and gradients bit for bit, observed or not: a ReLU's derivative reads
+// the sign of max(0, y) instead of y's. A PReLU's y is kept regardless.
+TEST_CASE("net: a training step without the fused convs' pre-activations gives the same gradients") {
+  for (Act act : {Act::Relu, Act::Prelu})
+    for (bool observe : {false, true}) {
+      INFO("activation ", int(act), " observed ", observe);
+      Rng rng(9);
+      Tensor x(Shape{5, 3, 9, 7});
+      fill_normal(x, rng);
+      const std::vector<int32_t> labels = {0, 3, 1, 2, 3};
+      std::vector<float> grads[2];
+      Tensor logits[2];
+      for (int keep = 0; keep < 2; ++keep) {
+        Net net;
+        add_net(net, ConvAlgorithm::Winograd, act);
+        net.set_keep_preactivations(keep == 1);
+        Rng init(7);
+        net.build(x.shape(), InitSpec{}, init);
+        spread_slopes(net);
+        SoftmaxCrossEntropy xent;
+        const Tensor& z = net.forward(x, Mode::Train);
+        logits[keep].resize(z.shape());
+        std::copy_n(z.data(), z.size(), logits[keep].data());
+        CHECK(net.output_written(0) == (keep == 1 || act == Act::Prelu));  // conv1, fused
+        CHECK(net.output_written(1));
+        xent.forward(z, labels.data());
+        Tensor dlogits;
+        xent.backward(dlogits);
+        net.zero_grad();
+        net.backward(dlogits, observe ? Net::GradObserver([](size_t, const Tensor&) {}) : Net::GradObserver());
+        grads[keep].assign(net.grad_arena().data(), net.grad_arena().data() + net.grad_arena().size());
+      }
+      CHECK(same_bits(logits[0].data(), logits[1].data(), logits[1].size()));
+      CHECK(same_bits(grads[0].data(), grads[1].data(), grads[1].size()));
     }
 }

@@ -105,6 +105,7 @@ BenchResult run_bench(const BenchOptions& o) {
   SoftmaxCrossEntropy xent;
   Tensor dlogits;
   Sgd sgd;
+  net.set_keep_preactivations(false);  // as a training run's steps without statistics
 
   auto train_step = [&] {
     net.zero_grad();

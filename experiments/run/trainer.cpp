@@ -38,6 +38,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 // The first layer whose output holds a NaN or an infinity (after a forward), or "".
 std::string first_nonfinite_output(Net& net) {
   for (size_t k = 0; k < net.layers().size(); ++k) {
+    if (!net.output_written(k)) continue;  // a fused conv's skipped y (Net::set_keep_preactivations)
     const Tensor& y = net.activation(k);
     for (size_t i = 0; i < y.size(); ++i)
       if (!std::isfinite(y[i])) return net.layers()[k]->name();
@@ -243,6 +244,7 @@ void forward_backward(TrainingRun& r, const Tensor& x, const std::vector<int32_t
   const bool stats_due = after_step == 1 || after_step == r.total ||
                          (r.cfg.train.layers_every > 0 && after_step % r.cfg.train.layers_every == 0);
   r.net.zero_grad();
+  r.net.set_keep_preactivations(stats_due);  // the statistics read the convs' y; other steps skip it
   r.parallel.use_rank_stream(r.net.rng());
   const Tensor& logits = r.net.forward(r.parallel.shard(x), Mode::Train);
   step.loss = r.xent.forward(logits, r.parallel.shard_labels(labels), &step.errors);
