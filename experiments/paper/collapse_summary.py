@@ -10,6 +10,8 @@ config minus the seed), writes a JSON summary, and draws the early signs as one 
 
   experiments/paper/collapse_summary.py runs/collapse_plain30 --json summary.json --svg early.svg
 
+It reads the logs of experiments/torch_twin/train_twin.py too (one directory per member holding
+its log.jsonl; they have no `layers` events, so no dead layers or early signs).
 Needs only Python 3's standard library.
 """
 import argparse
@@ -61,7 +63,7 @@ def member_outcome(events, at, until):
             break
     cfg = start["config"]
     return {
-        "name": start["name"].split("/")[-1],
+        "name": start.get("name", start["config"]["name"] + f"/seed-{start['config']['seed']}").split("/")[-1],
         "seed": cfg["seed"],
         "cell": cell_of(cfg),
         "trained": at_error < CHANCE,
