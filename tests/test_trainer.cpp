@@ -279,3 +279,16 @@ TEST_CASE("trainer: a step's layers event carries the iteration count after it, 
   CHECK(layers.back() == last_checkpoint);
   CHECK(layers.back() == last_train);
 }
+
+TEST_CASE("trainer: eval_every_iterations adds evaluations between epochs and leaves the training alone") {
+  test::TempDir tmp("trainer_eval_iterations");
+  train_run(tiny_config(), quiet(tmp.file("epochs")));  // 18 steps, 6 an epoch, an evaluation after each
+  train_run(tiny_config(R"({"train": {"eval_every_iterations": 4}})"), quiet(tmp.file("finer")));
+  std::vector<int64_t> evals;
+  for (auto& e : read_run_log(tmp.file("finer/log.jsonl")))
+    if (e["event"] == "eval") evals.push_back(e["iteration"]);
+  CHECK(evals == std::vector<int64_t>{4, 6, 8, 12, 16, 18});  // every 4th and each epoch's end, once each
+  // Evaluation reads the weights and draws no random number: the weights and momenta (so also the
+  // plateau schedule's learning rates, which they depend on) come out bit for bit as without it.
+  test::check_same_tensors(tmp.file("epochs/checkpoint.safetensors"), tmp.file("finer/checkpoint.safetensors"));
+}

@@ -35,7 +35,7 @@ const char* kDefaults = R"json({
   },
   "train": {
     "epochs": 1, "iterations": 0, "batch": 128, "log_every": 50, "layers_every": 0, "eval_every": 1,
-    "eval_subset": 0, "checkpoint_every": 0, "threads": 0, "skip_nonfinite": false
+    "eval_every_iterations": 0, "eval_subset": 0, "checkpoint_every": 0, "threads": 0, "skip_nonfinite": false
   },
   "sweep": {}
 })json";
@@ -497,6 +497,7 @@ TrainSpec parse_train(const Reader& r) {
   t.log_every = int(r.integer("train.log_every", 1, 1 << 30));
   t.layers_every = int(r.integer("train.layers_every", 0, 1 << 30));
   t.eval_every = int(r.integer("train.eval_every", 0, 1 << 20));
+  t.eval_every_iterations = int(r.integer("train.eval_every_iterations", 0, 1 << 30));
   t.eval_subset = int(r.integer("train.eval_subset", 0, 1 << 30));
   t.checkpoint_every = int(r.integer("train.checkpoint_every", 0, 1 << 30));
   t.threads = int(r.integer("train.threads", 0, 1024));

@@ -37,6 +37,7 @@ struct TrainSpec {
   int log_every = 50;          // iterations between train events
   int layers_every = 0;        // iterations between layers events (0: at start and end only)
   int eval_every = 1;          // epochs between evaluations (0: only at the end)
+  int eval_every_iterations = 0;  // iterations between further evaluations, for curves (0: none)
   int eval_subset = 0;         // evaluate on the first N test images (0: all)
   int checkpoint_every = 0;    // iterations between checkpoints (0: at the end and on interrupt)
   int threads = 0;             // BLAS threads (0: all cores)

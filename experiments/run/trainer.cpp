@@ -343,6 +343,9 @@ void train_steps(TrainingRun& r) {
     if (step.diverged) break;
     count_step(r, step, m);
     if (r.st.batch_in_epoch == r.per_epoch) end_epoch(r, step.epoch);
+    // Evaluations for a test-error curve finer than epochs; the schedule reads only the epochs'.
+    const int every = r.cfg.train.eval_every_iterations;
+    if (every > 0 && r.st.iteration % every == 0 && r.last.eval_iteration != r.st.iteration) evaluate_now(r);
     if (r.cfg.train.checkpoint_every > 0 && r.st.iteration % r.cfg.train.checkpoint_every == 0 && r.st.iteration < r.total)
       save_state(r);
     if (r.comm.any(stop_requested())) {

@@ -12,7 +12,7 @@ CONFIG is a delve config (resolved over delve's defaults here; a sweep's axes mu
 - the same training images (train_subset), batch order, crops and flips, normalisation;
 - SGD in Caffe's form in float32 (optim/sgd.cpp; no decay on biases and slopes), the schedule by
   epoch (optim/schedule.cpp), with delve's evaluations at the end of every eval_every-th epoch and
-  at the end (the plateau schedule watches them).
+  at the end (the plateau schedule watches them), and every eval_every_iterations-th iteration.
 Dropout draws from PyTorch's generator (seeded with S): same distribution, another stream.
 
 Events, one JSON object a line: start; train every K iterations and at the last, with loss and error
@@ -126,6 +126,9 @@ class Run:
                 break
             if index + 1 == self.data.per_epoch:
                 self.end_epoch(epoch)
+            every = self.config["train"]["eval_every_iterations"]  # trainer.cpp: curves finer than epochs
+            if every > 0 and self.iteration % every == 0 and self.last_eval != self.iteration:
+                self.evaluate()
         if status == "completed" and self.last_eval != self.iteration:
             self.evaluate()
         self.write("end", iteration=self.iteration, status=status, seconds=time.time() - t0)
