@@ -3,7 +3,8 @@
 
 For every member: whether it trained (training error of the log interval ending at --at, default
 iteration 300, below 80%), the iteration from which its training error stayed at or above 80%
-(died), the first layer whose units all died (P(y>0) below 1% in a `layers` event), and three
+(died; a run stopped by a non-finite loss counts as diverged, never as trained), the first layer
+whose units all died (P(y>0) below 1% in a `layers` event), the largest PReLU slope |a| seen, and three
 early signs at the `layers` events of the first --until iterations: conv1's update ratio, the logits' scale (fc3's
 response std) and P(y>0) of the deepest conv. Prints a markdown table per cell (the members'
 config minus the seed), writes a JSON summary, and draws the early signs as one SVG.
@@ -53,6 +54,10 @@ def member_outcome(events, at, until):
             died_from = None
     if all(e["error"] >= CHANCE for e in train):
         died_from = "never below 80%"
+    end = next((e for e in reversed(events) if e["event"] == "end"), None)
+    diverged = end is not None and end.get("status") == "diverged"
+    if diverged:  # a non-finite loss stopped the run: it did not train, whatever its last error was
+        died_from = f"diverged at {end['iteration']}"
     first_dead = None
     for ev in layers:
         dead = [l for l in ev["layers"] if l["activation"] != "none" and l["positive_fraction"] < DEAD]
@@ -66,13 +71,20 @@ def member_outcome(events, at, until):
         "name": start.get("name", start["config"]["name"] + f"/seed-{start['config']['seed']}").split("/")[-1],
         "seed": cfg["seed"],
         "cell": cell_of(cfg),
-        "trained": at_error < CHANCE,
+        "trained": at_error < CHANCE and not diverged,
         "error_at": at_error,
         "final_error": train[-1]["error"],
-        "died_from": None if at_error < CHANCE and train[-1]["error"] < CHANCE else died_from,
+        "died_from": None if at_error < CHANCE and train[-1]["error"] < CHANCE and not diverged else died_from,
         "first_dead_layer": first_dead,
+        "largest_slope": largest_slope(layers),
         "early": early_signs(layers, until),
     }
+
+
+def largest_slope(layers):
+    """The largest |a| of any PReLU over the run's `layers` events (None without PReLUs)."""
+    seen = [max(abs(l["slope_min"]), abs(l["slope_max"])) for ev in layers for l in ev["layers"] if "slope_max" in l]
+    return max(seen) if seen else None
 
 
 def cell_of(cfg):
@@ -108,16 +120,21 @@ def print_table(rows, at):
     cells = {}
     for r in rows:
         cells.setdefault(r["cell"], []).append(r)
-    print(f"| cell | seeds | trained (error < 80% at iteration {at}) | died from iteration | first dead layer (iteration) |")
-    print("|---|---|---|---|---|")
+    slopes = any(r["largest_slope"] is not None for r in rows)
+    print(f"| cell | seeds | trained (error < 80% at iteration {at}) | died from iteration | first dead layer (iteration) |"
+          + (" largest PReLU \|a\| |" if slopes else ""))
+    print("|---|---|---|---|---|" + ("---|" if slopes else ""))
     for cell, rs in cells.items():
         rs.sort(key=lambda r: r["seed"])
         trained = [r for r in rs if r["trained"]]
         died = ", ".join(f"s{r['seed']}: {r['died_from']}" for r in rs if r["died_from"] is not None) or "–"
         dead = ", ".join(f"s{r['seed']}: {r['first_dead_layer']['layer']} ({r['first_dead_layer']['iteration']})"
                          for r in rs if r["first_dead_layer"]) or "none"
-        errs = ", ".join(f"{100 * r['error_at']:.0f}%" for r in rs)
-        print(f"| {cell} | {len(rs)} | **{len(trained)}/{len(rs)}** ({errs}) | {died} | {dead} |")
+        errs = ", ".join("diverged" if str(r["died_from"]).startswith("diverged") else f"{100 * r['error_at']:.0f}%"
+                         for r in rs)
+        largest = (" " + ", ".join(f"{r['largest_slope']:.3g}" for r in rs if r["largest_slope"] is not None) + " |"
+                   if slopes else "")
+        print(f"| {cell} | {len(rs)} | **{len(trained)}/{len(rs)}** ({errs}) | {died} | {dead} |{largest}")
 
 
 def svg_picture(rows, path):
