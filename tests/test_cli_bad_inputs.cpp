@@ -4,6 +4,7 @@
 // over. The README's troubleshooting section lists the same errors.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -158,6 +159,7 @@ TEST_CASE("bad inputs: exit code, a message naming the culprit, existing results
       {"run into a directory holding a run", {"run", good, "--out", existing}, kExitUsage, {existing, "--resume"}},
       {"eval of a missing checkpoint", {"eval", path("missing.safetensors")}, kExitUsage, {"missing.safetensors"}},
       {"probe with zero batches", {"probe", good, "--batches", "0"}, kExitUsage, {"--batches"}},
+      {"probe --init of a config", {"probe", good, "--init"}, kExitUsage, {"--init", "checkpoint.safetensors"}},
       {"plot of an unknown kind", {"plot", existing, "-o", path("x.svg"), "--what", "bogus"}, kExitUsage, {"bogus"}},
       // Configs.
       {"config not JSON", {"run", file("comma.json", R"({"name": "x",})")}, kExitConfig, {"comma.json", "not valid JSON"}},
@@ -334,6 +336,40 @@ TEST_CASE("command line: --version, delve's error form, eval's --set and file ch
     REQUIRE_MESSAGE(r.exit_code == kExitOk, r.err);
     CHECK(r.out.find("nan") == std::string::npos);
     CHECK(test::count(r.out, "n/a") == 6 + 1);  // 3 forward cells of the first layer, 3 backward of the last; legend
+  }
+  {  // probe of a checkpoint: --init is the config's net as its seed made it; without, the trained one
+    auto layers_of = [&](const std::vector<std::string>& args, const std::string& json_file) {
+      std::vector<std::string> full = args;
+      full.insert(full.end(), {"--batches", "2", "--json", tmp / json_file});
+      const test::DelveResult r = delve(full);
+      REQUIRE_MESSAGE(r.exit_code == kExitOk, r.err);
+      return nlohmann::json::parse(read_bytes(tmp / json_file))["members"][0]["layers"];
+    };
+    const auto from_config = layers_of({"probe", good}, "config.json");
+    const auto at_init = layers_of({"probe", checkpoint, "--init"}, "init.json");
+    const auto trained = layers_of({"probe", checkpoint}, "trained.json");
+    CHECK(at_init == from_config);  // bit for bit: the same seed, net and batches
+    REQUIRE(trained.size() == 3);   // conv1 (4 channels), fc1 (8 units), the classifier fc2 (4 classes)
+    CHECK(trained[0]["weight_norm"] != at_init[0]["weight_norm"]);
+    for (const auto& l : trained) {
+      const auto& per_channel = l["positive_per_channel"];
+      double sum = 0;
+      int dead = 0, on = 0;
+      for (double p : per_channel) {
+        CHECK(p >= 0.0);
+        CHECK(p <= 1.0);
+        sum += p, dead += p == 0.0, on += p == 1.0;
+      }
+      CHECK(l["dead_channels"] == dead);
+      CHECK(l["always_positive_channels"] == on);
+      // Every channel holds as many pre-activations, so their mean fraction is the layer's:
+      // the same counts divided in another order, a few double roundings apart.
+      const double n = double(per_channel.size());
+      CHECK(std::abs(sum / n - l["positive_fraction"].get<double>()) <= 8 * n * 0x1p-53);
+    }
+    CHECK(trained[0]["positive_per_channel"].size() == 4);
+    CHECK(trained[1]["positive_per_channel"].size() == 8);
+    CHECK(trained[2]["positive_per_channel"].size() == 4);
   }
 }
 

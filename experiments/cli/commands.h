@@ -20,6 +20,7 @@ struct ProbeArgs {
   std::string config;
   std::vector<std::string> sets;
   int batches = 4;
+  bool init = false;  // with a checkpoint: probe its net as initialised, not as saved
   std::string json_out, svg_out;
 };
 int command_probe(const ProbeArgs& args);

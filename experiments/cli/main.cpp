@@ -69,18 +69,24 @@ void run_options(CLI::App& cmd, RunArgs& run) {
 }
 
 void probe_options(CLI::App& cmd, ProbeArgs& probe) {
-  cmd.add_option("config", probe.config, "Experiment config (JSON); a sweep probes every member")
+  cmd.add_option("config", probe.config,
+                 "Experiment config (JSON; a sweep probes every member), or a run's checkpoint.safetensors "
+                 "(its net with the saved weights and config)")
       ->required()
       ->check(CLI::ExistingFile);
   cmd.add_option("--set", probe.sets, "Override a config value")->allow_extra_args(false);
   cmd.add_option("--batches", probe.batches, "Batches to average over (default 4)")->check(CLI::Range(1, 1000));
+  cmd.add_flag("--init", probe.init, "With a checkpoint: its net as its seed initialised it, before training");
   cmd.add_option("--json", probe.json_out, "Also write the statistics as JSON to this file");
   cmd.add_option("-o,--svg", probe.svg_out, "Also draw response and gradient std against depth (SVG)");
   cmd.footer(
       "\nNo training: builds the net, runs forward and backward on a few batches and prints, per weight\n"
       "layer, the std of its response y and of the gradient at its input, P(y>0), and the gains the\n"
-      "paper predicts (Eq. 10 forward, Eq. 14 backward: 1 keeps the signal, 0.5 halves its variance).\n"
-      "Example:\n  delve probe experiments/paper/probe_plain30.json -o probe.svg");
+      "paper predicts (Eq. 10 forward, Eq. 14 backward: 1 keeps the signal, 0.5 halves its variance),\n"
+      "and the channels that are dead (y <= 0 on every probed image). --json adds P(y>0) per channel.\n"
+      "Examples:\n  delve probe experiments/paper/probe_plain30.json -o probe.svg\n"
+      "  delve probe runs/default/kind-kaiming/checkpoint.safetensors --json trained.json\n"
+      "  delve probe runs/default/kind-kaiming/checkpoint.safetensors --init --json at_init.json");
 }
 
 void plot_options(CLI::App& cmd, PlotArgs& plot) {
@@ -178,7 +184,7 @@ std::vector<Command> command_table(Args& a) {
   return {
       {"run", "Train the runs of an experiment config into run directories",
        [&](CLI::App& c) { run_options(c, a.run); }, [&] { return command_run(a.run); }},
-      {"probe", "Per-layer signal statistics at initialisation, against the paper's theory",
+      {"probe", "Per-layer signal statistics at initialisation or of a checkpoint, against the paper's theory",
        [&](CLI::App& c) { probe_options(c, a.probe); }, [&] { return command_probe(a.probe); }},
       {"plot", "Draw runs as an SVG: error curves, per-layer statistics, slopes",
        [&](CLI::App& c) { plot_options(c, a.plot); }, [&] { return command_plot(a.plot); }},

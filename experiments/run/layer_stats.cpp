@@ -70,6 +70,7 @@ std::vector<LayerStats> LayerProbe::collect() const {
       for (size_t i = 0; i < per_channel; ++i) positive += yc[i] > 0.f;
       positive_total += positive;
       const double f = double(positive) / double(per_channel);
+      s.positive_per_channel.push_back(f);
       s.positive_min = std::min(s.positive_min, f);
       s.positive_max = std::max(s.positive_max, f);
     }

@@ -4,7 +4,8 @@
 // For each weight layer l (conv or fc), with y_l = W_l·x_l + b_l its response (pre-activation):
 //   response_std       std of y_l over the batch                       (Eq. 7-10, forward)
 //   grad_input_std     std of ∂L/∂x_l, the gradient at its input        (Eq. 11-14, backward)
-//   positive_fraction  P(y_l > 0); also its smallest and largest value over the channels
+//   positive_fraction  P(y_l > 0); also its smallest and largest value over the channels, and
+//                      each channel's (positive_per_channel: not in `layers` events, delve probe's)
 //   slope_*            the PReLU coefficients applied to y_l (mean/min/max)
 //   weight_norm/std    ‖W_l‖ (Frobenius) and std of its entries
 //   update_ratio       ‖ΔW_l‖/‖W_l‖ of the last SGD step (ΔW = the momentum buffer v)
@@ -32,6 +33,7 @@ struct LayerStats {
   double response_mean = 0, response_std = 0;
   double grad_input_std = 0;  // NaN for the first layer when gradients were not observed
   double positive_fraction = 0, positive_min = 0, positive_max = 0;
+  std::vector<double> positive_per_channel;  // P(y>0) of each channel (of each unit for fc layers)
   std::string activation;  // kind of the layer applied to y_l ("relu", "prelu", "none", ...)
   std::optional<double> slope_mean, slope_min, slope_max;
   double weight_norm = 0, weight_std = 0, update_ratio = 0;
