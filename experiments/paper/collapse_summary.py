@@ -121,9 +121,9 @@ def print_table(rows, at):
     for r in rows:
         cells.setdefault(r["cell"], []).append(r)
     slopes = any(r["largest_slope"] is not None for r in rows)
-    print(f"| cell | seeds | trained (error < 80% at iteration {at}) | died from iteration | first dead layer (iteration) |"
+    print(f"| cell | seeds | trained (error < 80% at iteration {at}) | error at the end | died from iteration | first dead layer (iteration) |"
           + (" largest PReLU \|a\| |" if slopes else ""))
-    print("|---|---|---|---|---|" + ("---|" if slopes else ""))
+    print("|---|---|---|---|---|---|" + ("---|" if slopes else ""))
     for cell, rs in cells.items():
         rs.sort(key=lambda r: r["seed"])
         trained = [r for r in rs if r["trained"]]
@@ -134,7 +134,8 @@ def print_table(rows, at):
                          for r in rs)
         largest = (" " + ", ".join(f"{r['largest_slope']:.3g}" for r in rs if r["largest_slope"] is not None) + " |"
                    if slopes else "")
-        print(f"| {cell} | {len(rs)} | **{len(trained)}/{len(rs)}** ({errs}) | {died} | {dead} |{largest}")
+        ends = ", ".join("–" if str(r["died_from"]).startswith("diverged") else f"{100 * r['final_error']:.0f}%" for r in rs)
+        print(f"| {cell} | {len(rs)} | **{len(trained)}/{len(rs)}** ({errs}) | {ends} | {died} | {dead} |{largest}")
 
 
 def svg_picture(rows, path):
