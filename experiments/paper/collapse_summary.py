@@ -43,8 +43,9 @@ def member_outcome(events, at, until):
     start = next(e for e in events if e["event"] == "start")
     train = [e for e in events if e["event"] == "train"]
     layers = [e for e in events if e["event"] == "layers"]
-    if not train:
-        sys.exit(f"collapse_summary: {start['name']}: no train events")
+    if not train:  # a member that has not logged yet (still starting, or stopped at once)
+        print(f"collapse_summary: {start['name']}: no train events, left out", file=sys.stderr)
+        return None
     at_error = next((e["error"] for e in train if e["iteration"] >= at), train[-1]["error"])
     died_from = None  # the first interval from which the error never again fell below CHANCE
     for e in train:
@@ -206,7 +207,7 @@ def main():
     a = ap.parse_args()
     if not os.path.isdir(a.sweep):
         sys.exit(f"collapse_summary: {a.sweep}: not a directory")
-    rows = [member_outcome(read_log(log), a.at, a.until) for log in members(a.sweep)]
+    rows = [r for r in (member_outcome(read_log(log), a.at, a.until) for log in members(a.sweep)) if r]
     if not rows:
         sys.exit(f"collapse_summary: {a.sweep}: no run directories with a log.jsonl")
     print_table(rows, a.at)
