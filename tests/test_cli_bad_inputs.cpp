@@ -161,6 +161,9 @@ TEST_CASE("bad inputs: exit code, a message naming the culprit, existing results
       {"probe with zero batches", {"probe", good, "--batches", "0"}, kExitUsage, {"--batches"}},
       {"probe --init of a config", {"probe", good, "--init"}, kExitUsage, {"--init", "checkpoint.safetensors"}},
       {"plot of an unknown kind", {"plot", existing, "-o", path("x.svg"), "--what", "bogus"}, kExitUsage, {"bogus"}},
+      {"plot --layers without history", {"plot", existing, "-o", path("x.svg"), "--layers", "1"}, kExitUsage, {"--layers", "history"}},
+      {"plot --layers of depth 0", {"plot", existing, "-o", path("x.svg"), "--what", "history", "--layers", "0"}, kExitUsage, {"--layers"}},
+      {"plot --split of a heatmap", {"plot", existing, "-o", path("x.svg"), "--what", "heatmap", "--split", "test"}, kExitUsage, {"--split"}},
       // Configs.
       {"config not JSON", {"run", file("comma.json", R"({"name": "x",})")}, kExitConfig, {"comma.json", "not valid JSON"}},
       {"config empty", {"run", file("empty.json", "")}, kExitConfig, {"empty.json"}},

@@ -9,7 +9,11 @@ namespace delve {
 
 int command_plot(const PlotArgs& args) {
   const auto dirs = expand_run_dirs(args.runs);
-  if (args.what == "curves") write_comparison_plot(dirs, args.out, args.title);
+  if (!args.depths.empty() && args.what != "history") throw UsageError("--layers goes with --what history");
+  if (args.split != "both" && args.what != "curves") throw UsageError("--split goes with --what curves");
+  const Splits splits = args.split == "test" ? Splits::kTest : args.split == "train" ? Splits::kTrain : Splits::kBoth;
+  if (args.what == "curves") write_comparison_plot(dirs, args.out, args.title, splits);
+  else if (args.what == "history") write_history_plot(dirs, args.out, args.metric, args.depths, args.title);
   else if (args.what == "layers") write_layers_plot(dirs, args.out, args.metric, args.title);
   else if (args.what == "heatmap") write_layers_heatmap(dirs, args.out, args.metric, args.title);
   else write_slopes_plot(dirs, args.out, args.title);

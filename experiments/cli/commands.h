@@ -28,8 +28,10 @@ int command_probe(const ProbeArgs& args);
 struct PlotArgs {
   std::vector<std::string> runs;
   std::string out;
-  std::string what = "curves";  // curves | layers | slopes
+  std::string what = "curves";  // curves | layers | heatmap | history | slopes
   std::string metric;           // for layers: response_std, grad_input_std, positive_fraction, ...
+  std::string split = "both";   // for curves: both | train | test
+  std::vector<int> depths;      // for history: the weight layers to trace (empty: first, middle, last)
   std::string title;
 };
 int command_plot(const PlotArgs& args);

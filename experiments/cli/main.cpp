@@ -94,18 +94,30 @@ void plot_options(CLI::App& cmd, PlotArgs& plot) {
   cmd.add_option("-o,--out", plot.out, "SVG file to write")->required();
   cmd.add_option("--what", plot.what,
                  "curves: error and loss against epochs | layers: a statistic against depth, first and last "
-                 "layers event | heatmap: a statistic per layer against iterations | slopes: learned PReLU "
-                 "slopes against depth, beside the paper's Table 1")
-      ->check(CLI::IsMember({"curves", "layers", "heatmap", "slopes"}));
+                 "layers event | heatmap: a statistic per layer against iterations | history: a statistic "
+                 "against epochs for a few layers | slopes: learned PReLU slopes against depth, beside the "
+                 "paper's Table 1")
+      ->check(CLI::IsMember({"curves", "layers", "heatmap", "history", "slopes"}));
   cmd.add_option("--metric", plot.metric,
-                 "With --what layers or heatmap: response_std, grad_input_std, positive_fraction, update_ratio, "
-                 "weight_norm, slope_mean (default: the four main ones for layers, positive_fraction for "
-                 "heatmap)");
+                 "With --what layers, heatmap or history: response_std, grad_input_std, positive_fraction, "
+                 "update_ratio, weight_norm, slope_mean (default: the four main ones for layers, "
+                 "positive_fraction for heatmap and history)");
+  cmd.add_option("--split", plot.split,
+                 "With --what curves: both (default), train, or test (the error on the evaluated images "
+                 "alone, one line per run, as the paper's Figures 2-3)")
+      ->check(CLI::IsMember({"both", "train", "test"}));
+  cmd.add_option("--layers", plot.depths,
+                 "With --what history: weight layers by depth, comma-separated (default: the first, the "
+                 "middle and the deepest)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
   cmd.add_option("--title", plot.title, "Title of the picture");
   cmd.footer("\nExample:\n  delve plot runs/fig3_plain30/*/ -o fig3.svg\n"
              "  delve plot runs/fig3_plain30/kind-xavier --what layers -o layers.svg\n"
              "  delve plot runs/fig3_plain30/ --what heatmap -o positive.svg     P(y>0) per layer over training\n"
-             "  delve plot runs/fig3_plain30/ --what heatmap --metric grad_input_std -o grads.svg");
+             "  delve plot runs/fig3_plain30/ --what heatmap --metric grad_input_std -o grads.svg\n"
+             "  delve plot runs/fig3_plain30/ --split test -o fig3_test.svg   test error only, as the paper\n"
+             "  delve plot runs/table1_plain14/ --what history --metric slope_mean --layers 1,7,13 -o slopes.svg");
 }
 
 void report_options(CLI::App& cmd, ReportArgs& report) {

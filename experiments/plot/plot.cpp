@@ -89,10 +89,11 @@ Curves read_curves(const std::string& dir, const std::string& label) {
 
 // One colour per run, the same in both panels, and one line style per split: train solid, test
 // dashed. The legend says each once: the runs by colour, the splits by a grey swatch.
-std::string comparison_svg(const std::vector<std::string>& dirs, const std::string& title) {
+std::string comparison_svg(const std::vector<std::string>& dirs, const std::string& title, Splits splits) {
+  if (splits == Splits::kTest) return test_error_svg(dirs, title);
   Chart errors{title.empty() ? "error" : title + ": error", "epochs", "error (%)", {}, 0.0, std::nullopt, false};
   Chart loss{"training loss", "epochs", "loss", {}, std::nullopt, std::nullopt, true};
-  const bool one_run = dirs.size() == 1;
+  const bool one_run = dirs.size() == 1, with_test = splits == Splits::kBoth;
   const int train = LineStyle::kSolid, test = LineStyle::kDashed;
   for (size_t r = 0; r < dirs.size(); ++r) {
     const int colour = int(r);
@@ -101,21 +102,37 @@ std::string comparison_svg(const std::vector<std::string>& dirs, const std::stri
     c.test_error.style = LineStyle{colour, test};
     if (!one_run) errors.legend.push_back({run_label(dirs[r]), {colour, train}});
     errors.series.push_back(std::move(c.train_error));
-    if (!c.test_error.x.empty()) errors.series.push_back(std::move(c.test_error));
+    if (with_test && !c.test_error.x.empty()) errors.series.push_back(std::move(c.test_error));
     loss.series.push_back(std::move(c.train_loss));
   }
   const int key = one_run ? 0 : LineStyle::kNeutral;  // one run: its own colour; several: grey
   errors.legend.push_back({"train (running mean)", {key, train}});
-  errors.legend.push_back({"test", {key, test}});
+  if (with_test) errors.legend.push_back({"test", {key, test}});
   return render_svg({errors, loss}, 2);
 }
 
-void write_comparison_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& title) {
-  write_text_file_atomic(out, comparison_svg(dirs, title));
+// The paper's Figures 2-3 plot the error on 3,000 held-out images only: one line per run.
+std::string test_error_svg(const std::vector<std::string>& dirs, const std::string& title) {
+  Chart errors{title.empty() ? "test error" : title + ": test error", "epochs", "error (%)", {}, 0.0, std::nullopt,
+               false};
+  for (size_t r = 0; r < dirs.size(); ++r) {
+    Curves c = read_curves(dirs[r], run_label(dirs[r]));
+    if (c.test_error.x.empty())
+      throw UsageError("'" + dirs[r] + "' has no test evaluations (\"eval\" events; set train.eval_every)");
+    c.test_error.label = run_label(dirs[r]);
+    c.test_error.style = LineStyle{int(r), LineStyle::kSolid};
+    errors.series.push_back(std::move(c.test_error));
+  }
+  return render_svg({errors}, 1, 640, 420);
+}
+
+void write_comparison_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& title,
+                           Splits splits) {
+  write_text_file_atomic(out, comparison_svg(dirs, title, splits));
 }
 
 void write_run_plot(const std::string& dir) {
-  write_comparison_plot({dir}, (fs::path(dir) / "curves.svg").string(), run_label(dir));
+  write_comparison_plot({dir}, (fs::path(dir) / "curves.svg").string(), run_label(dir), Splits::kBoth);
 }
 
 std::string layers_svg(const std::vector<std::string>& dirs, const std::string& metric, const std::string& title) {
@@ -206,6 +223,81 @@ std::string layers_heatmap_svg(const std::vector<std::string>& dirs, const std::
 void write_layers_heatmap(const std::vector<std::string>& dirs, const std::string& out, const std::string& metric,
                           const std::string& title) {
   write_text_file_atomic(out, layers_heatmap_svg(dirs, metric, title));
+}
+
+namespace {
+
+const json* layer_at_depth(const json& layers, int depth) {
+  for (const json& l : layers)
+    if (l.contains("depth") && l["depth"].is_number() && l["depth"].get<int>() == depth) return &l;
+  return nullptr;
+}
+
+// The depths asked for, else the first, the middle and the deepest weight layer of the first run.
+std::vector<int> history_depths(const std::vector<std::vector<json>>& runs, const std::vector<int>& asked) {
+  if (!asked.empty()) return asked;
+  for (auto& events : runs) {
+    if (events.empty()) continue;
+    const int n = int(events.front()["layers"].size());
+    std::vector<int> depths{1};
+    if ((n + 1) / 2 > 1) depths.push_back((n + 1) / 2);
+    if (n > depths.back()) depths.push_back(n);
+    return depths;
+  }
+  throw UsageError("no \"layers\" events in the given runs (set train.layers_every)");
+}
+
+// One layer's statistic against epochs in one run, a point per layers event (a resumed run's
+// repeated iteration once).
+Series layer_history(const std::string& dir, const std::vector<json>& events, int depth, const std::string& m,
+                     std::string& layer_name) {
+  Series s;
+  s.label = run_label(dir);
+  double last_iteration = -1;
+  for (const json& e : events) {
+    const double it = num(e, "iteration");
+    if (!(it > last_iteration)) continue;
+    last_iteration = it;
+    const json* l = layer_at_depth(e["layers"], depth);
+    if (!l) throw UsageError("'" + dir + "' has no weight layer at depth " + std::to_string(depth) + " (it has " +
+                             std::to_string(e["layers"].size()) + ")");
+    if (layer_name.empty()) layer_name = l->value("layer", "");
+    s.x.push_back(num(e, "epoch"));
+    s.y.push_back(num(*l, m.c_str()));
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string history_svg(const std::vector<std::string>& dirs, const std::string& metric,
+                        const std::vector<int>& depths_asked, const std::string& title) {
+  const std::string m = metric.empty() ? "positive_fraction" : metric;
+  std::vector<std::vector<json>> runs;
+  for (auto& d : dirs) runs.push_back(layer_events(d));
+  std::vector<Chart> charts;
+  for (int depth : history_depths(runs, depths_asked)) {
+    Chart chart{"", "epochs", m, {}, std::nullopt, std::nullopt, log_metric(m)};
+    std::string layer_name;
+    bool any = false;
+    for (size_t r = 0; r < dirs.size(); ++r) {
+      if (runs[r].empty()) continue;
+      Series s = layer_history(dirs[r], runs[r], depth, m, layer_name);
+      s.style = LineStyle{int(r), LineStyle::kSolid};
+      for (double v : s.y) any = any || std::isfinite(v);
+      chart.series.push_back(std::move(s));
+    }
+    if (!any) throw UsageError("no run has a value of '" + m + "' at depth " + std::to_string(depth));
+    chart.title = (title.empty() ? "" : title + ": ") + "depth " + std::to_string(depth) +
+                  (layer_name.empty() ? "" : " (" + layer_name + ")");
+    charts.push_back(std::move(chart));
+  }
+  return render_svg(charts, std::min<int>(int(charts.size()), 3), 460, 340);
+}
+
+void write_history_plot(const std::vector<std::string>& dirs, const std::string& out, const std::string& metric,
+                        const std::vector<int>& depths, const std::string& title) {
+  write_text_file_atomic(out, history_svg(dirs, metric, depths, title));
 }
 
 std::string slopes_svg(const std::vector<std::string>& dirs, const std::string& title) {
