@@ -143,22 +143,32 @@ std::string layers_svg(const std::vector<std::string>& dirs, const std::string& 
   for (auto& m : metrics) {
     const bool log_scale = log_metric(m);
     Chart chart{(title.empty() ? "" : title + ": ") + m, "weight layer (depth)", m, {}, std::nullopt, std::nullopt, log_scale};
-    for (auto& d : dirs) {
-      const std::vector<json> events = layer_events(d);
+    const bool several = dirs.size() > 1;
+    for (size_t r = 0; r < dirs.size(); ++r) {
+      const std::vector<json> events = layer_events(dirs[r]);
       if (events.empty()) continue;
       std::vector<const json*> picks{&events.front()};
       if (events.size() > 1) picks.push_back(&events.back());
-      for (const json* e : picks) {
+      for (size_t k = 0; k < picks.size(); ++k) {
         Series s;
-        s.label = (dirs.size() > 1 ? run_label(d) + " " : "") + "iter " + std::to_string((*e)["iteration"].get<long long>());
-        for (auto& l : (*e)["layers"]) {
+        s.label = (several ? run_label(dirs[r]) + " " : "") + "iter " +
+                  std::to_string((*picks[k])["iteration"].get<long long>());
+        // Several runs: a colour per run, the first event solid and the last dashed, said once each
+        // in the legend (long per-line labels would crowd the plot).
+        if (several) s.style = LineStyle{int(r), k == 0 ? LineStyle::kSolid : LineStyle::kDashed};
+        for (auto& l : (*picks[k])["layers"]) {
           s.x.push_back(l["depth"].get<double>());
           s.y.push_back(num(l, m.c_str()));
         }
         chart.series.push_back(std::move(s));
       }
+      if (several) chart.legend.push_back({run_label(dirs[r]), {int(r), LineStyle::kSolid}});
     }
     if (chart.series.empty()) throw UsageError("no \"layers\" events in the given runs");
+    if (several) {
+      chart.legend.push_back({"first layers event", {LineStyle::kNeutral, LineStyle::kSolid}});
+      chart.legend.push_back({"last layers event", {LineStyle::kNeutral, LineStyle::kDashed}});
+    }
     charts.push_back(std::move(chart));
   }
   return render_svg(charts, charts.size() > 1 ? 2 : 1);
