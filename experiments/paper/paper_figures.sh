@@ -7,7 +7,7 @@
 #   (and fig3_plain30_nodropout.json, fig3_plain30_lr0001.json the same way; table1_plain14_dropout
 #   holds Table 1 with the paper's dropout at lr 0.01: --set model.dropout=0.5 --set optim.lr=0.01)
 #   build/delve run experiments/paper/fig3_plain30_paper.json --only ... -> RUNS/fig3_plain30_paper/init-*_seed-*
-#   (and fig3_plain30_gentle.json the same way)
+#   (and fig3_plain30_gentle.json, fig2_plain22_paper.json the same way)
 #   build/delve run experiments/paper/fig2_plain22.json     -> RUNS/fig2_plain22/...
 #   build/delve run experiments/paper/table1_plain14.json   -> RUNS/table1_plain14/activation-{prelu_shared,prelu}
 #   build/delve run experiments/paper/table2_plain14.json   -> RUNS/table2_plain14/activation-*_seed-*
@@ -43,20 +43,23 @@ for fig3 in fig3_plain30 fig3_plain30_nodropout fig3_plain30_lr0001; do
     --title "gradient std"
   "$delve" plot "$runs/$fig3" --what heatmap -o "$out/${fig3}_positive.svg" --title "P(y>0)"
 done
-# Figure 3 at the paper's recipe with seeds (fig3_plain30_paper.json at lr 0.01, fig3_plain30_gentle.json
-# at lr 0.001; run with --only on Xavier seed 1 and Kaiming seeds 1-3): the test error on 3,000 images
-# every quarter epoch as in the paper's figure, then both splits, and the gradients per layer.
-for fig3 in fig3_plain30_paper fig3_plain30_gentle; do
-  have $fig3 || continue
-  summaries $fig3
-  "$delve" plot "$runs/$fig3" --split test -o "$out/$fig3.svg" --title "Figure 3, plain30 ($fig3)"
-  "$delve" plot "$runs/$fig3" -o "$out/${fig3}_curves.svg" --title "$fig3"
-  "$delve" plot "$runs/$fig3" --what layers --metric grad_input_std -o "$out/${fig3}_gradients.svg" \
-    --title "$fig3"
-  "$delve" plot "$runs/$fig3" --what heatmap --metric grad_input_std -o "$out/${fig3}_gradients_heatmap.svg" \
+# Figures 3 and 2 at the paper's recipe with seeds (fig3_plain30_paper.json at lr 0.01,
+# fig3_plain30_gentle.json at lr 0.001, fig2_plain22_paper.json; run with --only on Xavier seed 1 and
+# Kaiming seeds 1-3): the test error on 3,000 images every quarter epoch as in the paper's figures,
+# then both splits, and the gradients per layer.
+seeded_figure() {  # NAME TITLE
+  have "$1" || return 0
+  summaries "$1"
+  "$delve" plot "$runs/$1" --split test -o "$out/$1.svg" --title "$2 ($1)"
+  "$delve" plot "$runs/$1" -o "$out/${1}_curves.svg" --title "$1"
+  "$delve" plot "$runs/$1" --what layers --metric grad_input_std -o "$out/${1}_gradients.svg" --title "$1"
+  "$delve" plot "$runs/$1" --what heatmap --metric grad_input_std -o "$out/${1}_gradients_heatmap.svg" \
     --title "gradient std"
-  "$delve" plot "$runs/$fig3" --what heatmap -o "$out/${fig3}_positive.svg" --title "P(y>0)"
-done
+  "$delve" plot "$runs/$1" --what heatmap -o "$out/${1}_positive.svg" --title "P(y>0)"
+}
+seeded_figure fig3_plain30_paper "Figure 3, plain30"
+seeded_figure fig3_plain30_gentle "Figure 3, plain30"
+seeded_figure fig2_plain22_paper "Figure 2, plain22"
 if have table1_plain14_dropout; then  # the paper's dropout at lr 0.01: stopped once it had collapsed
   summaries table1_plain14_dropout
   "$delve" plot "$runs/table1_plain14_dropout" --what heatmap -o "$out/table1_plain14_dropout_positive.svg" \
