@@ -33,29 +33,28 @@ summaries() {  # copies RUNS/EXP/*/summary.json to OUT/EXP/<member>.summary.json
 }
 
 # Figure 3 in three recipes: the paper's (lr 0.01, dropout 0.5), without dropout, and at lr 0.001.
+layer_figures() {  # NAME: the input gradient per layer (first and last event), its heat map, P(y>0)
+  "$delve" plot "$runs/$1" --what layers --metric grad_input_std -o "$out/${1}_gradients.svg" --title "$1"
+  "$delve" plot "$runs/$1" --what heatmap --metric grad_input_std -o "$out/${1}_gradients_heatmap.svg" \
+    --title "gradient std"
+  "$delve" plot "$runs/$1" --what heatmap -o "$out/${1}_positive.svg" --title "P(y>0)"
+}
 for fig3 in fig3_plain30 fig3_plain30_nodropout fig3_plain30_lr0001; do
   have $fig3 || continue
   summaries $fig3
   "$delve" plot "$runs/$fig3" -o "$out/$fig3.svg" --title "Figure 3, plain30: $fig3"
-  "$delve" plot "$runs/$fig3" --what layers --metric grad_input_std -o "$out/${fig3}_gradients.svg" \
-    --title "$fig3"
-  "$delve" plot "$runs/$fig3" --what heatmap --metric grad_input_std -o "$out/${fig3}_gradients_heatmap.svg" \
-    --title "gradient std"
-  "$delve" plot "$runs/$fig3" --what heatmap -o "$out/${fig3}_positive.svg" --title "P(y>0)"
+  layer_figures $fig3
 done
 # Figures 3 and 2 at the paper's recipe with seeds (fig3_plain30_paper.json at lr 0.01,
-# fig3_plain30_gentle.json at lr 0.001, fig2_plain22_paper.json; run with --only on Xavier seed 1 and
-# Kaiming seeds 1-3): the test error on 3,000 images every quarter epoch as in the paper's figures,
-# then both splits, and the gradients per layer.
+# fig3_plain30_gentle.json at lr 0.001, fig2_plain22_paper.json; run with --only on the members the
+# README names): the test error on 3,000 images every quarter epoch as in the paper's figures, then
+# both splits, and the gradients per layer.
 seeded_figure() {  # NAME TITLE
   have "$1" || return 0
   summaries "$1"
   "$delve" plot "$runs/$1" --split test -o "$out/$1.svg" --title "$2 ($1)"
   "$delve" plot "$runs/$1" -o "$out/${1}_curves.svg" --title "$1"
-  "$delve" plot "$runs/$1" --what layers --metric grad_input_std -o "$out/${1}_gradients.svg" --title "$1"
-  "$delve" plot "$runs/$1" --what heatmap --metric grad_input_std -o "$out/${1}_gradients_heatmap.svg" \
-    --title "gradient std"
-  "$delve" plot "$runs/$1" --what heatmap -o "$out/${1}_positive.svg" --title "P(y>0)"
+  layer_figures "$1"
 }
 seeded_figure fig3_plain30_paper "Figure 3, plain30"
 seeded_figure fig3_plain30_gentle "Figure 3, plain30"
