@@ -10,6 +10,7 @@
 #   (and fig3_plain30_gentle.json, fig2_plain22_paper.json the same way)
 #   build/delve run experiments/paper/fig2_plain22.json     -> RUNS/fig2_plain22/...
 #   build/delve run experiments/paper/table1_plain14.json   -> RUNS/table1_plain14/activation-{prelu_shared,prelu}
+#   (and table1_plain14_paper.json the same way)
 #   build/delve run experiments/paper/table2_plain14.json   -> RUNS/table2_plain14/activation-*_seed-*
 # Experiments that have not been run are skipped with a note.
 set -euo pipefail
@@ -69,16 +70,20 @@ if have fig2_plain22; then
   "$delve" plot "$runs/fig2_plain22" -o "$out/fig2_plain22.svg" --title "Figure 2: plain22 (19 conv + 3 fc), ReLU"
   "$delve" plot "$runs/fig2_plain22" --what heatmap -o "$out/fig2_positive.svg" --title "P(y>0)"
 fi
-if have table1_plain14; then
-  summaries table1_plain14
-  "$delve" slopes "$runs/table1_plain14" > "$out/table1_slopes.md"
-  "$delve" plot "$runs/table1_plain14" --what slopes -o "$out/table1_slopes.svg" \
-    --title "Table 1: learned PReLU slopes, plain14 on Fashion-MNIST"
-  "$delve" plot "$runs/table1_plain14" --what heatmap --metric slope_mean -o "$out/table1_slopes_heatmap.svg" \
-    --title "slope a"
-  "$delve" plot "$runs/table1_plain14" --what heatmap -o "$out/table1_positive.svg" --title "P(y>0)"
-  "$delve" plot "$runs/table1_plain14" -o "$out/table1_plain14.svg" --title "plain14, PReLU"
-fi
+table1_figures() {  # NAME PREFIX TITLE: delve slopes beside the paper, the slopes by depth and over training
+  have "$1" || return 0
+  summaries "$1"
+  "$delve" slopes "$runs/$1" > "$out/${2}_slopes.md"
+  "$delve" plot "$runs/$1" --what slopes -o "$out/${2}_slopes.svg" \
+    --title "Table 1: learned PReLU slopes, plain14 on Fashion-MNIST ($3)"
+  "$delve" plot "$runs/$1" --what heatmap --metric slope_mean -o "$out/${2}_slopes_heatmap.svg" --title "slope a"
+  "$delve" plot "$runs/$1" --what history --metric slope_mean --layers 1,4,7,11,12,13 \
+    -o "$out/${2}_slopes_history.svg" --title "slope a against epochs ($3)"
+  "$delve" plot "$runs/$1" --what heatmap -o "$out/${2}_positive.svg" --title "P(y>0)"
+  "$delve" plot "$runs/$1" -o "$out/$1.svg" --title "plain14, PReLU ($3)"
+}
+table1_figures table1_plain14 table1 "lr 0.001, 2 epochs"
+table1_figures table1_plain14_paper table1_plain14_paper "the paper's recipe, 20 epochs"
 if have table2_plain14; then
   summaries table2_plain14
   # Table 1's runs are Table 2's PReLU members with seed 1 (the same config), so they join in.
