@@ -12,13 +12,10 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/version.h"
 #include "experiments/cli/commands.h"
 #include "experiments/run/config.h"
 #include "optim/communicator.h"
-
-#ifndef DELVE_GIT_REVISION
-#define DELVE_GIT_REVISION "unknown"
-#endif
 
 using namespace delve;
 
@@ -216,7 +213,7 @@ std::vector<Command> command_table(Args& a) {
 }
 
 // "delve <git revision> (OpenBLAS core <core>)": what a bug report needs to name the build.
-std::string version_text() { return std::string("delve ") + DELVE_GIT_REVISION + " (OpenBLAS core " + blas_core() + ")"; }
+std::string version_text() { return std::string("delve ") + source_revision() + " (OpenBLAS core " + blas_core() + ")"; }
 
 void describe(CLI::App& app) {
   app.require_subcommand(1);

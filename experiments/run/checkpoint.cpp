@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "core/version.h"
 
 namespace delve {
 
@@ -125,7 +126,7 @@ void save_checkpoint(const std::string& path, Net& net, const TrainState& state,
       {"sum_epoch_steps", std::to_string(state.sums.epoch_steps)},
       {"sum_skipped", std::to_string(state.sums.skipped)},
       {"config", config.dump()},
-      {"delve_version", DELVE_GIT_REVISION},
+      {"delve_version", source_revision()},
   };
   write_safetensors(path, tensors, meta);
 }

@@ -11,6 +11,7 @@
 #include "core/blas.h"
 #include "core/error.h"
 #include "core/point_gemm.h"
+#include "core/version.h"
 #include "data/load.h"
 #include "experiments/run/checkpoint.h"
 #include "experiments/run/cpu_model.h"
@@ -199,7 +200,7 @@ void start_log(TrainingRun& r) {
                {"cpu", cpu_model()},
                {"blas_core", blas_core()},
                {"point_gemm", r.point_gemm},
-               {"version", DELVE_GIT_REVISION},
+               {"version", source_revision()},
                {"parameters", r.net.param_count()},
                {"memory_bytes", r.net.memory_bytes()},
                {"train_images", r.train_batches.images()},
