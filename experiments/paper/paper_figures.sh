@@ -12,6 +12,7 @@
 #   build/delve run experiments/paper/table1_plain14.json   -> RUNS/table1_plain14/activation-{prelu_shared,prelu}
 #   (and table1_plain14_paper.json the same way)
 #   build/delve run experiments/paper/table2_plain14.json   -> RUNS/table2_plain14/activation-*_seed-*
+#   (and table2_plain14_paper.json the same way)
 # Experiments that have not been run are skipped with a note.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -84,12 +85,20 @@ table1_figures() {  # NAME PREFIX TITLE: delve slopes beside the paper, the slop
 }
 table1_figures table1_plain14 table1 "lr 0.001, 2 epochs"
 table1_figures table1_plain14_paper table1_plain14_paper "the paper's recipe, 20 epochs"
-if have table2_plain14; then
-  summaries table2_plain14
-  # Table 1's runs are Table 2's PReLU members with seed 1 (the same config), so they join in.
-  members=("$runs/table2_plain14")
-  [ -d "$runs/table1_plain14" ] && members+=("$runs/table1_plain14")
-  "$delve" plot "${members[@]}" -o "$out/table2_plain14.svg" --title "Table 2: plain14, ReLU vs PReLU"
-  "$delve" plot "${members[@]}" --what heatmap -o "$out/table2_positive.svg" --title "P(y>0)"
+table2_figures() {  # NAME TITLE [MORE_RUNS...]: the error curves of ReLU against PReLU, and P(y>0)
+  have "$1" || return 0
+  summaries "$1"
+  local name=$1 title=$2
+  shift 2
+  local members=("$runs/$name" "$@")
+  "$delve" plot "${members[@]}" -o "$out/$name.svg" --title "Table 2: plain14, ReLU vs PReLU ($title)"
+  "$delve" plot "${members[@]}" --what heatmap -o "$out/${name}_positive.svg" --title "P(y>0)"
+}
+# Table 1's short runs are the earlier Table 2's PReLU members with seed 1 (the same config), so they join in.
+if [ -d "$runs/table1_plain14" ]; then
+  table2_figures table2_plain14 "lr 0.001, 2 epochs" "$runs/table1_plain14"
+else
+  table2_figures table2_plain14 "lr 0.001, 2 epochs"
 fi
+table2_figures table2_plain14_paper "the paper's recipe, 10 epochs"
 echo "paper_figures.sh: wrote $out" >&2
