@@ -91,7 +91,7 @@ table2_figures() {  # NAME TITLE [MORE_RUNS...]: the error curves of ReLU agains
   local name=$1 title=$2
   shift 2
   local members=("$runs/$name" "$@")
-  "$delve" plot "${members[@]}" -o "$out/$name.svg" --title "Table 2: plain14, ReLU vs PReLU ($title)"
+  "$delve" plot "${members[@]}" -o "$out/$name.svg" --title "Table 2, plain14 ($title)"
   "$delve" plot "${members[@]}" --what heatmap -o "$out/${name}_positive.svg" --title "P(y>0)"
 }
 # Table 1's short runs are the earlier Table 2's PReLU members with seed 1 (the same config), so they join in.
