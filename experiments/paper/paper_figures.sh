@@ -95,10 +95,8 @@ table2_figures() {  # NAME TITLE [MORE_RUNS...]: the error curves of ReLU agains
   "$delve" plot "${members[@]}" --what heatmap -o "$out/${name}_positive.svg" --title "P(y>0)"
 }
 # Table 1's short runs are the earlier Table 2's PReLU members with seed 1 (the same config), so they join in.
-if [ -d "$runs/table1_plain14" ]; then
-  table2_figures table2_plain14 "lr 0.001, 2 epochs" "$runs/table1_plain14"
-else
-  table2_figures table2_plain14 "lr 0.001, 2 epochs"
-fi
+seed1_prelu=()
+[ -d "$runs/table1_plain14" ] && seed1_prelu=("$runs/table1_plain14")
+table2_figures table2_plain14 "lr 0.001, 2 epochs" "${seed1_prelu[@]}"
 table2_figures table2_plain14_paper "the paper's recipe, 10 epochs"
 echo "paper_figures.sh: wrote $out" >&2
