@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Writes a small JSON excerpt of a sweep's logs: the held-out error at every eval and the training
 running error, per member, so a committed result can be re-plotted without the run directories.
-Usage: experiments/paper/log_excerpt.py RUNS/EXPERIMENT OUT.json"""
+Usage: experiments/paper/log_excerpt.py RUNS/EXPERIMENT OUT.json
+When OUT.json exists, its members that RUNS/EXPERIMENT no longer holds are kept (a sweep run over
+several sessions, whose earlier run directories are gone, keeps one excerpt of all its members);
+a member in both is taken from RUNS/EXPERIMENT."""
 import json, os, sys
 
 def member_excerpt(log_path):
@@ -23,9 +26,14 @@ def main():
     if not members:
         sys.exit(f"log_excerpt.py: no */log.jsonl under {runs}")
     name = os.path.basename(os.path.normpath(runs))
+    kept = {}
+    if os.path.isfile(out):
+        with open(out) as f:
+            kept = json.load(f).get("runs", {})
     excerpt = {"what": f"log excerpt of {name}: held-out test error [iteration, epoch, error] and "
                        "training running error [iteration, error, loss, lr]",
-               "runs": {m: member_excerpt(os.path.join(runs, m, "log.jsonl")) for m in members}}
+               "runs": dict(sorted({**kept, **{m: member_excerpt(os.path.join(runs, m, "log.jsonl"))
+                                                for m in members}}.items()))}
     with open(out, "w") as f:
         json.dump(excerpt, f, separators=(",", ":"))
 
