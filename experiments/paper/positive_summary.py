@@ -74,11 +74,23 @@ def depth_trend(rows):
     return {"first_third": mean(convs[:third]), "last_third": mean(convs[-third:]), "convs_per_third": third}
 
 
+def activation_kind(run, layers):
+    """The run's model.activation from its config.json: the probe names a channel-shared PReLU
+    layer "prelu" like a channel-wise one, and the two must not be pooled."""
+    config = os.path.join(run, "config.json")
+    if os.path.isfile(config):
+        with open(config) as f:
+            kind = json.load(f).get("model", {}).get("activation")
+        if kind:
+            return kind
+    return next(l["activation"] for l in layers if l["activation"] != "none")
+
+
 def summarise(delve, runs, batches):
     kinds = {}
     for run in runs:
         init, trained = probe(delve, run, True, batches), probe(delve, run, False, batches)
-        kind = next(l["activation"] for l in trained if l["activation"] != "none")
+        kind = activation_kind(run, trained)
         kinds.setdefault(kind, {"runs": [], "init": [], "trained": []})
         kinds[kind]["runs"].append(run)
         kinds[kind]["init"].append(init)
