@@ -79,7 +79,7 @@ table1_figures() {  # NAME PREFIX TITLE: delve slopes beside the paper, the slop
     --title "Table 1: learned PReLU slopes, plain14 on Fashion-MNIST ($3)"
   "$delve" plot "$runs/$1" --what heatmap --metric slope_mean -o "$out/${2}_slopes_heatmap.svg" --title "slope a"
   "$delve" plot "$runs/$1" --what history --metric slope_mean --layers 1,4,7,11,12,13 \
-    -o "$out/${2}_slopes_history.svg" --title "slope a against epochs ($3)"
+    -o "$out/${2}_slopes_history.svg" --title "slope a"
   "$delve" plot "$runs/$1" --what heatmap -o "$out/${2}_positive.svg" --title "P(y>0)"
   "$delve" plot "$runs/$1" -o "$out/$1.svg" --title "plain14, PReLU ($3)"
 }
