@@ -26,14 +26,15 @@ def main():
     if not members:
         sys.exit(f"log_excerpt.py: no */log.jsonl under {runs}")
     name = os.path.basename(os.path.normpath(runs))
-    kept = {}
+    excerpts = {}
     if os.path.isfile(out):
         with open(out) as f:
-            kept = json.load(f).get("runs", {})
+            excerpts = json.load(f).get("runs", {})
+    for m in members:
+        excerpts[m] = member_excerpt(os.path.join(runs, m, "log.jsonl"))
     excerpt = {"what": f"log excerpt of {name}: held-out test error [iteration, epoch, error] and "
                        "training running error [iteration, error, loss, lr]",
-               "runs": dict(sorted({**kept, **{m: member_excerpt(os.path.join(runs, m, "log.jsonl"))
-                                                for m in members}}.items()))}
+               "runs": dict(sorted(excerpts.items()))}
     with open(out, "w") as f:
         json.dump(excerpt, f, separators=(",", ":"))
 
